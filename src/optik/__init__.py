@@ -1,0 +1,25 @@
+"""optik: pretrained deep-learning image models for the shell and for Python.
+
+>>> import optik
+>>> optik.classify("examples/images/coffee.png").top.label
+'espresso'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+__all__ = ["__version__", "classify", "list_models", "load_model"]
+
+
+def __getattr__(name: str) -> Any:  # lazy: importing optik does not import torch
+    if name in ("classify",):
+        from optik import api
+
+        return getattr(api, name)
+    if name in ("list_models", "load_model"):
+        from optik import registry
+
+        return getattr(registry, name)
+    raise AttributeError(f"module 'optik' has no attribute {name!r}")

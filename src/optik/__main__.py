@@ -1,0 +1,3 @@
+from optik.cli.common import entry_point
+
+entry_point()

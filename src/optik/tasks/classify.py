@@ -1,0 +1,105 @@
+"""Image classification: ImageNet labels with scores, plus the ``--expect`` / ``--min-score`` checks."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from optik.preprocess.decode import Image
+from optik.preprocess.transforms import prepare, to_batch
+from optik.registry.loading import LoadedModel
+from optik.tasks.base import Prepared, check_sane
+
+CSV_FIELDS = ("path", "model", "rank", "label", "index", "score")
+
+
+@dataclass
+class Prediction:
+    label: str
+    index: int
+    score: float
+
+
+@dataclass
+class ClassifyResult:
+    """The top-k predictions for one image."""
+
+    path: str
+    model: str
+    width: int
+    height: int
+    predictions: list[Prediction] = field(default_factory=list)
+
+    @property
+    def top(self) -> Prediction:
+        return self.predictions[0]
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "model": self.model,
+            "width": self.width,
+            "height": self.height,
+            "predictions": [{"label": p.label, "index": p.index, "score": round(p.score, 6)} for p in self.predictions],
+        }
+
+    def to_text(self) -> str:
+        best = ", ".join(f"{p.label} {p.score:.3f}" for p in self.predictions[:3])
+        return f"{self.path}\t{best}"
+
+    def csv_rows(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "path": self.path,
+                "model": self.model,
+                "rank": rank,
+                "label": p.label,
+                "index": p.index,
+                "score": round(p.score, 6),
+            }
+            for rank, p in enumerate(self.predictions, 1)
+        ]
+
+
+class Classifier:
+    """The classify task for one loaded model."""
+
+    def __init__(self, model: LoadedModel, top_k: int = 5):
+        self.model = model
+        self.spec = model.spec.input_spec()
+        self.labels = model.spec.categories()
+        self.top_k = max(1, min(top_k, len(self.labels) or top_k))
+
+    def prepare(self, image: Image) -> Prepared:
+        array, _ = prepare(image.rgb8(), self.spec)
+        return Prepared(image, array, key=array.shape)
+
+    def forward(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        batch = to_batch(arrays, self.spec, self.model.device, self.model.dtype)
+        probabilities = torch.softmax(self.model(batch).float(), dim=1)
+        return list(probabilities.cpu().numpy())
+
+    def finish(self, prepared: Prepared, probabilities: np.ndarray) -> ClassifyResult:
+        check_sane(probabilities, "scores", prepared.image.name)
+        order = np.argsort(-probabilities, kind="stable")[: self.top_k]
+        predictions = [Prediction(self.label(i), int(i), float(probabilities[i])) for i in order]
+        image = prepared.image
+        return ClassifyResult(image.name, self.model.spec.name, image.width, image.height, predictions)
+
+    def label(self, index: int) -> str:
+        return self.labels[index] if index < len(self.labels) else str(index)
+
+
+def check_expectations(result: ClassifyResult, expect: list[str], min_score: float | None) -> str | None:
+    """Why ``result`` fails the CI checks, or None: the top-1 label must contain one of ``expect``
+    as a whole word (case-insensitive) and score at least ``min_score``."""
+    top = result.top
+    if expect and not any(re.search(rf"(?<!\w){re.escape(word)}(?!\w)", top.label, re.I) for word in expect):
+        return f"top-1 is {top.label!r} ({top.score:.3f}), expected {' or '.join(expect)}"
+    if min_score is not None and top.score < min_score:
+        return f"top-1 {top.label!r} scores {top.score:.3f}, below --min-score {min_score:g}"
+    return None

