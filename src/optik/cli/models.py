@@ -15,8 +15,8 @@ def _status(spec: Any) -> str:
     from optik.registry import is_available, source_kind
 
     kind = source_kind(spec)
-    if kind == "embedded":
-        return "embedded"
+    if kind in ("embedded", "builtin"):
+        return kind
     return (
         ("cached" if is_available(spec) else "not cached")
         if kind == "download"
@@ -55,10 +55,12 @@ def _info(spec: Any) -> dict[str, Any]:
     if isinstance(source, TorchvisionWeights):
         weights = source.weights()
         info["weights"] = {"enum": source.enum, "file": weights.url.rsplit("/", 1)[-1]}
-        info["metrics"] = {
-            **{f"{k}": v for k, v in weights.meta.get("_metrics", {}).get("ImageNet-1K", {}).items()},
-            "params": weights.meta.get("num_params"),
+        measured = {
+            f"{dataset} {k}": v
+            for dataset, values in weights.meta.get("_metrics", {}).items()
+            for k, v in values.items()
         }
+        info["metrics"] = {**measured, "params": weights.meta.get("num_params")}
     if spec.notes:
         info["notes"] = spec.notes
     return info

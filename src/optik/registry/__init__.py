@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from optik.errors import ModelUnavailable, UsageError
 from optik.registry.catalog import DEFAULTS, MODELS
-from optik.registry.spec import Embedded, ModelSpec, Pulled, TorchvisionWeights
+from optik.registry.spec import Builtin, Embedded, ModelSpec, Pulled, TorchvisionWeights
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -75,5 +75,7 @@ def load_model(
 
 
 def source_kind(spec: ModelSpec) -> str:
-    """``embedded``, ``download`` (torchvision) or ``pull`` (converted from a registry package)."""
-    return {Embedded: "embedded", TorchvisionWeights: "download", Pulled: "pull"}[type(spec.weights)]
+    """``embedded``, ``download`` (torchvision), ``pull`` (converted from a registry package) or ``builtin``."""
+    return {Embedded: "embedded", TorchvisionWeights: "download", Pulled: "pull", Builtin: "builtin"}[
+        type(spec.weights)
+    ]

@@ -100,6 +100,10 @@ MODELS: tuple[ModelSpec, ...] = (
         )
         for name, builder, enum, summary in _TORCHVISION_CLASSIFIERS
     ),
+    # --- detect ---
+    # --- segment ---
+    # --- enhance ---
+    # --- style ---
 )
 
 DEFAULTS = {"classify": "mobilenet_v2"}

@@ -15,7 +15,7 @@ from torch import nn
 from optik.errors import ModelUnavailable
 from optik.registry.device import resolve_device, resolve_dtype
 from optik.registry.packages import sha256_file
-from optik.registry.spec import Embedded, ModelSpec, Pulled, TorchvisionWeights
+from optik.registry.spec import Builtin, Embedded, ModelSpec, Pulled, TorchvisionWeights
 
 log = logging.getLogger("optik")
 
@@ -41,6 +41,11 @@ def weights_path(spec: ModelSpec) -> Path:
     elif isinstance(source, Pulled):
         path = spec.cache_path()
         hint = f"fetch it with `optik models pull {spec.name}`"
+    elif isinstance(source, Builtin):
+        import cv2
+
+        path = Path(cv2.data.haarcascades) / source.data_file if source.data_file else Path(cv2.__file__)
+        hint = "it should ship with OpenCV; reinstall opencv-python-headless"
     else:
         path = torchvision_checkpoint(source)
         hint = f"download it with `optik models pull {spec.name}` (needs internet)"
@@ -54,6 +59,8 @@ def expected_sha256(spec: ModelSpec, path: Path) -> str | None:
     source = spec.weights
     if isinstance(source, Embedded):
         return source.sha256
+    if isinstance(source, Builtin):
+        return ""  # OpenCV's own file: nothing recorded to compare against
     if isinstance(source, Pulled):
         sidecar = path.with_suffix(".json")
         return json.loads(sidecar.read_text())["sha256"] if sidecar.exists() else None
@@ -108,7 +115,7 @@ class LoadedModel:
     """A module in eval mode on its device and dtype, with what a record needs to say about it."""
 
     spec: ModelSpec
-    module: nn.Module
+    module: nn.Module | None  # None for builtin OpenCV methods
     weights_sha256: str
     device: torch.device
     dtype: torch.dtype
@@ -142,6 +149,9 @@ def load(
                 digest = sha256_file(path)
             else:
                 path, digest = verify(spec)
+            if isinstance(spec.weights, Builtin):
+                _LOADED[key] = LoadedModel(spec, None, digest, torch.device("cpu"), torch.float32)
+                return _LOADED[key]
             module = spec.build()
             load_weights(module, read_state_dict(path), spec.name)
             module = module.eval().to(device=device, dtype=dtype)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from optik.errors import ModelUnavailable
 from optik.registry.packages import fetch
-from optik.registry.spec import Embedded, ModelSpec, Pulled, TorchvisionWeights
+from optik.registry.spec import Builtin, Embedded, ModelSpec, Pulled, TorchvisionWeights
 
 log = logging.getLogger("optik")
 
@@ -18,7 +18,7 @@ def pull(spec: ModelSpec, archive: Path | None = None, progress: bool = False) -
     from optik.registry.loading import verify, weights_path
 
     source = spec.weights
-    if isinstance(source, Embedded):
+    if isinstance(source, Embedded | Builtin):
         return verify(spec)[0]
     if isinstance(source, TorchvisionWeights):
         if archive is not None:

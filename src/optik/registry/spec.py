@@ -58,7 +58,16 @@ class Pulled:
     kind = "pull"
 
 
-WeightsSource = Embedded | TorchvisionWeights | Pulled
+@dataclass(frozen=True)
+class Builtin:
+    """A classical OpenCV method: no learned weights, or a data file that ships with OpenCV."""
+
+    data_file: str | None = None  # e.g. "haarcascade_frontalface_default.xml" from ``cv2.data``
+
+    kind = "builtin"
+
+
+WeightsSource = Embedded | TorchvisionWeights | Pulled | Builtin
 
 
 @dataclass(frozen=True)
@@ -83,7 +92,12 @@ class ModelSpec:
         return resolve(self.architecture)(**self.architecture_kwargs)
 
     def input_spec(self) -> InputSpec:
-        return self.input if self.input is not None else _torchvision_input(self.weights.enum)
+        """The row's input spec; torchvision classifiers derive it from their weights' transforms."""
+        if self.input is not None:
+            return self.input
+        if isinstance(self.weights, TorchvisionWeights):
+            return _torchvision_input(self.weights.enum)
+        return InputSpec()
 
     def categories(self) -> list[str]:
         if self.labels is not None:
