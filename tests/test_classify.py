@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.conftest import EXAMPLES
-from tests.helpers import jsonl, write_rgb
-from tests.helpers import optik as run_optik
 
 import optik
 from optik.errors import UsageError
+from tests.conftest import EXAMPLES
+from tests.helpers import jsonl, write_rgb
+from tests.helpers import optik as run_optik
 
 
 def test_python_api_labels_real_photos(sample):

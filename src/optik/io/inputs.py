@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import takewhile
 from pathlib import Path
 
 from optik.errors import InputError, UsageError
@@ -61,7 +62,8 @@ def _expand(argument: str, recursive: bool) -> list[InputItem]:
         return [InputItem(str(p), p.relative_to(path)) for p in _walk(path, recursive) if is_image_name(p)]
     if path.exists() or not glob.has_magic(argument):
         return [InputItem(argument, Path(path.name))]  # a named file: decoded (or refused) whatever its name
-    base = Path(argument.split("*")[0].split("?")[0].split("[")[0]).parent if "/" in argument else Path()
+    parts = Path(argument).parts[:-1]
+    base = Path(*takewhile(lambda part: not glob.has_magic(part), parts)) if parts else Path()
     matches = sorted(glob.glob(argument, recursive=True))
     return [InputItem(m, Path(os.path.relpath(m, base))) for m in matches if os.path.isfile(m) and is_image_name(m)]
 

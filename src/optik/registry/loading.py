@@ -147,6 +147,10 @@ def load(
                 if not path.is_file():
                     raise ModelUnavailable(f"--weights {weights}: no such file")
                 digest = sha256_file(path)
+            elif isinstance(spec.weights, TorchvisionWeights):
+                # as in torchvision: the hash is checked on download (`models pull`), and by `models verify`
+                path = weights_path(spec)
+                digest = sha256_file(path)
             else:
                 path, digest = verify(spec)
             if isinstance(spec.weights, Builtin):
