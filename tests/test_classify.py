@@ -185,3 +185,19 @@ def test_unknown_task_for_model():
 
     with pytest.raises(UsageError):
         get_spec("mobilenet_v2", task="detect")
+
+
+def test_help_and_version_do_not_load_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from optik.cli import main; "
+        "main.main(['--help'], 'optik', standalone_mode=False); main.main(['classify', '--help'], 'optik', standalone_mode=False); "
+        "assert 'torch' not in sys.modules and 'cv2' not in sys.modules, sorted(sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "Usage: optik" in result.stdout and "--expect" in result.stdout
+    version = run_optik("--version")
+    assert version.returncode == 0 and version.stdout.decode().startswith("optik, version")
