@@ -5,6 +5,7 @@
 Builds a folder of real-size JPEGs from scikit-image's sample photos (random crops, flips and
 rescales; bench/data/, reused), then in separate processes (so each peak RSS is its own):
   e2e    optik's pipeline: read + decode + resize + batch + forward + top-k, threads overlapping
+  draft  the same with --draft (large JPEGs decoded at reduced scale in the DCT domain)
   bare   the model's forward pass alone on the same batch size, inputs already prepared (the limit)
   naive  what a user would write: PIL open, torchvision transforms, one image at a time
 and prints images/s, the ratios and peak memory as a Markdown table (paste into bench/README.md).
@@ -18,6 +19,7 @@ import resource
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -61,14 +63,14 @@ def make_images(folder: Path, count: int, width: int, height: int) -> list[Path]
     return sorted(folder.glob("*.jpg"))[:count]
 
 
-def run_e2e(paths: list[str], batch_size: int, model: str) -> dict:
+def run_e2e(paths: list[str], batch_size: int, model: str, draft: bool = False) -> dict:
     from optik import pipeline
     from optik.io.inputs import discover
     from optik.registry import load_model
     from optik.tasks.classify import Classifier
 
     loaded = load_model(model, "cpu")
-    task = Classifier(loaded)
+    task = Classifier(loaded, draft=draft)
     items = discover(paths)
     list(pipeline.run(task, items[: batch_size * 2], batch_size))  # warm-up
     start = time.perf_counter()
@@ -117,7 +119,8 @@ def run_naive(paths: list[str], batch_size: int, model: str) -> dict:
 
 def child(mode: str, paths_file: str, batch_size: int, model: str) -> None:
     paths = json.loads(Path(paths_file).read_text())
-    result = {"e2e": run_e2e, "bare": run_bare, "naive": run_naive}[mode](paths, batch_size, model)
+    runs = {"e2e": run_e2e, "draft": partial(run_e2e, draft=True), "bare": run_bare, "naive": run_naive}
+    result = runs[mode](paths, batch_size, model)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result))
 
@@ -138,7 +141,7 @@ def main() -> None:
     paths_file = HERE / "data" / "classify-paths.json"
     paths_file.write_text(json.dumps([str(p) for p in paths]))
     results = {}
-    for mode in ("bare", "e2e", "naive"):
+    for mode in ("bare", "e2e", "draft", "naive"):
         command = [
             sys.executable,
             __file__,
@@ -156,7 +159,7 @@ def main() -> None:
         print(f"{mode:6} {rate:7.1f} images/s  peak RSS {results[mode]['peak_rss_mb']:.0f} MB", file=sys.stderr)
     import torch
 
-    bare, e2e, naive = (results[m]["rate"] for m in ("bare", "e2e", "naive"))
+    bare, e2e, draft, naive = (results[m]["rate"] for m in ("bare", "e2e", "draft", "naive"))
     print(
         f"\n{args.images} JPEGs of {args.size}, {args.model}, batch {args.batch_size}, "
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU\n"
@@ -167,6 +170,10 @@ def main() -> None:
     print(
         f"| optik end to end | {e2e:.1f} | {e2e / bare:.2f} × bare, {e2e / naive:.2f} × naive | "
         f"{results['e2e']['peak_rss_mb']:.0f} MB |"
+    )
+    print(
+        f"| optik end to end, `--draft` (JPEG DCT-reduced decode) | {draft:.1f} | {draft / bare:.2f} × bare, "
+        f"{draft / naive:.2f} × naive | {results['draft']['peak_rss_mb']:.0f} MB |"
     )
     print(
         f"| naive loop (PIL + torchvision, one at a time) | {naive:.1f} | {naive / bare:.2f} × bare | "

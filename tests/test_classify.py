@@ -201,3 +201,16 @@ def test_help_and_version_do_not_load_torch():
     assert "Usage: optik" in result.stdout and "--expect" in result.stdout
     version = run_optik("--version")
     assert version.returncode == 0 and version.stdout.decode().startswith("optik, version")
+
+
+def test_draft_decodes_large_jpegs_reduced_and_keeps_original_size(tmp_path, sample):
+    import cv2
+
+    big = cv2.resize(sample("coffee"), (1800, 1200), interpolation=cv2.INTER_CUBIC)
+    path = tmp_path / "big.jpg"
+    cv2.imwrite(str(path), cv2.cvtColor(big, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
+    exact = optik.classify(path)
+    draft = optik.classify(path, draft=True)
+    assert (draft.width, draft.height) == (exact.width, exact.height) == (1800, 1200)
+    assert draft.top.label == exact.top.label == "espresso"
+    assert abs(draft.top.score - exact.top.score) < 0.03

@@ -15,10 +15,10 @@ from optik.tasks.base import Task
 ImageLike = str | Path | np.ndarray
 
 
-def _to_image(source: ImageLike, max_pixels: int) -> Image:
+def _to_image(source: ImageLike, max_pixels: int, min_side: int | None) -> Image:
     if isinstance(source, np.ndarray):
         return Image.from_array(source)
-    return decode(Path(source).read_bytes(), str(source), max_pixels)
+    return decode(Path(source).read_bytes(), str(source), max_pixels, min_side)
 
 
 def run_task(
@@ -26,7 +26,8 @@ def run_task(
 ) -> Any:
     """Run ``task`` on one image (returns one result) or a sequence (returns a list)."""
     single = isinstance(images, str | Path | np.ndarray)
-    prepared = [task.prepare(_to_image(source, max_pixels)) for source in ([images] if single else images)]
+    min_side = getattr(task, "decode_min_side", None)
+    prepared = [task.prepare(_to_image(source, max_pixels, min_side)) for source in ([images] if single else images)]
     results = []
     for start in range(0, len(prepared), batch_size):
         chunk = prepared[start : start + batch_size]
@@ -48,10 +49,11 @@ def classify(
     device: str = "auto",
     half: bool = False,
     weights: str | Path | None = None,
+    draft: bool = False,
 ) -> Any:
     """ImageNet top-k for a path or RGB array (or a list of them): a ``ClassifyResult`` (or a list)."""
     from optik.tasks.classify import Classifier
 
     name = model or default_model("classify").name
     loaded = load_model(name, device, half, Path(weights) if weights else None, task="classify")
-    return run_task(Classifier(loaded, top_k), images)
+    return run_task(Classifier(loaded, top_k, draft), images)

@@ -38,7 +38,7 @@ def _error_text(exc: BaseException, item: InputItem) -> str:
 
 def _prepare(task: Task, item: InputItem, max_pixels: int) -> tuple[Prepared, float]:
     start = time.perf_counter()
-    image = decode(item.read(), item.source, max_pixels)
+    image = decode(item.read(), item.source, max_pixels, getattr(task, "decode_min_side", None))
     prepared = task.prepare(image)
     return prepared, (time.perf_counter() - start) * 1e3
 

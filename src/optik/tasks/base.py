@@ -30,7 +30,11 @@ class Result(Protocol):
 
 
 class Task(Protocol):
-    """prepare (worker threads) → forward (one batch on the device) → finish (worker threads)."""
+    """prepare (worker threads) → forward (one batch on the device) → finish (worker threads).
+
+    A task may set ``decode_min_side``: the shorter side it needs at most, so that large JPEGs
+    can be decoded at a reduced scale (see :func:`optik.preprocess.decode.decode`).
+    """
 
     def prepare(self, image: Image) -> Prepared: ...
 
