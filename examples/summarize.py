@@ -18,6 +18,20 @@ def main(out: Path) -> None:
             elif "predictions" in record:
                 top = record["predictions"][0]
                 print(f"  {name:16} {top['label']} ({top['score']:.2f})")
+            elif "detections" in record:
+                found = ", ".join(f"{d['label']} {d['score']:.2f}" for d in record["detections"]) or "nothing"
+                print(f"  {name:16} {found} -> {record['output']}")
+            elif "foreground" in record:
+                where = f" -> {record['output']}" if "output" in record else ""
+                print(f"  {name:16} {record['model']}: foreground {record['foreground']:.2f}{where}")
+            elif "style" in record:
+                style = record["style"]
+                what = style.get("name") or style.get("image") or " + ".join(w["name"] for w in style["weights"])
+                print(f"  {name:16} {what} -> {record['output']}")
+            elif "operations" in record:
+                steps = ", ".join([f"{record['model']} ×{record['scale']:g}", *record["operations"]])
+                size = f"{record['output_width']}×{record['output_height']}"
+                print(f"  {name:16} {steps} -> {size} {record['output']}")
 
 
 if __name__ == "__main__":

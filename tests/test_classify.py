@@ -193,8 +193,10 @@ def test_help_and_version_do_not_load_torch():
 
     code = (
         "import sys; from optik.cli import main; "
-        "main.main(['--help'], 'optik', standalone_mode=False); main.main(['classify', '--help'], 'optik', standalone_mode=False); "
-        "assert 'torch' not in sys.modules and 'cv2' not in sys.modules, sorted(sys.modules)"
+        "main.main(['--help'], 'optik', standalone_mode=False); "
+        "main.main(['classify', '--help'], 'optik', standalone_mode=False); "
+        "assert 'torch' not in sys.modules and 'cv2' not in sys.modules, "
+        "sorted(sys.modules)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

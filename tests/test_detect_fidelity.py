@@ -22,13 +22,14 @@ from optik.convert.mtcnn import convert_mtcnn
 from optik.convert.nanodet import convert_nanodet
 from optik.nets.mtcnn import ONet, PNet, RNet, detect_faces
 from optik.nets.nanodet import NanoDet, decode_nanodet
-from optik.registry import upstream
+from optik.preprocess.geometry import letterbox_warp, map_boxes
+from optik.preprocess.transforms import prepare, to_batch
+from optik.registry import get_spec, upstream
 
 REFERENCE = json.loads((Path(__file__).parent / "fixtures" / "nanodet_tfjs_reference.json").read_text())
 PHOTOS = ("astronaut", "chelsea", "coffee", "motorcycle")
 SIZE = 416
-MEAN = np.array([103.53, 116.28, 123.675], np.float32)  # BGR
-STD = np.array([57.375, 57.12, 58.395], np.float32)
+SPEC = get_spec("nanodet").input_spec()  # the registry's input spec: what `optik detect` feeds the net
 
 # WEIGHTS.md §5, score >= 0.3: (photo, COCO label, score, box x0,y0,x1,y1 in image pixels).
 WEIGHTS_MD_DETECTIONS = [
@@ -42,34 +43,44 @@ WEIGHTS_MD_DETECTIONS = [
 ]
 
 
-def letterbox(rgb: np.ndarray) -> tuple[np.ndarray, float, float, float]:
-    """NanoDet's keep-ratio warp, centred, bilinear, border 0; BGR; normalised. → (CHW, ratio, dx, dy)."""
+def nanodet_val_warp(rgb: np.ndarray) -> np.ndarray:
+    """NanoDet's own val pipeline, written out: warpPerspective by its keep-ratio matrix, bilinear, border 0."""
     h, w = rgb.shape[:2]
     ratio = min(SIZE / w, SIZE / h)
-    dx, dy = SIZE / 2 - ratio * w / 2, SIZE / 2 - ratio * h / 2
-    matrix = np.array([[ratio, 0, dx], [0, ratio, dy], [0, 0, 1]])
-    warped = cv2.warpPerspective(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), matrix, (SIZE, SIZE))
-    return ((warped.astype(np.float32) - MEAN) / STD).transpose(2, 0, 1), ratio, dx, dy
+    matrix = np.array([[ratio, 0, SIZE / 2 - ratio * w / 2], [0, ratio, SIZE / 2 - ratio * h / 2], [0, 0, 1]])
+    return cv2.warpPerspective(rgb, matrix, (SIZE, SIZE))
+
+
+@pytest.mark.parametrize("photo", [*PHOTOS, "odd"])
+def test_shared_warp_is_nanodets_canonical_warp(sample: Callable, photo: str) -> None:
+    rgb = np.random.default_rng(0).integers(0, 256, (37, 91, 3), np.uint8) if photo == "odd" else sample(photo)
+    warped, affine = prepare(rgb, SPEC)
+    assert SPEC.resize == "letterbox-warp" and SPEC.color == "BGR"
+    assert np.array_equal(warped, nanodet_val_warp(rgb))
+    assert np.array_equal(letterbox_warp(rgb, (SIZE, SIZE))[0], warped)
+    h, w = rgb.shape[:2]
+    corners = map_boxes(
+        np.array([[affine.offset_x, affine.offset_y, SIZE - affine.offset_x, SIZE - affine.offset_y]]), affine, w, h
+    )
+    np.testing.assert_allclose(corners, [[0, 0, w, h]], atol=1e-9)
 
 
 @pytest.fixture(scope="module")
 def nanodet_outputs(unpacked: Callable, sample: Callable) -> dict[str, dict]:
-    """Raw outputs and decoded detections (image pixels) of the port for every photo, one batch."""
+    """Raw outputs and decoded detections (image pixels) of the port for every photo, one batch, through
+    the shared preprocessing layer (warp, BGR, mean/std, inverse mapping)."""
     torch.set_num_threads(1)
     model = NanoDet().eval()
     model.load_state_dict(convert_nanodet(unpacked(upstream.HUMAN_MODELS)))
     images = {name: sample(name) for name in PHOTOS}
-    prepared = {name: letterbox(image) for name, image in images.items()}
+    prepared = {name: prepare(image, SPEC) for name, image in images.items()}
+    batch = to_batch([array for array, _ in prepared.values()], SPEC, torch.device("cpu"), torch.float32)
     with torch.no_grad():
-        scores, logits = model(torch.from_numpy(np.stack([p[0] for p in prepared.values()])))
+        scores, logits = model(batch)
     out = {}
     for i, (name, (boxes, conf, labels)) in enumerate(zip(PHOTOS, decode_nanodet(scores, logits), strict=True)):
-        _, ratio, dx, dy = prepared[name]
         h, w = images[name].shape[:2]
-        boxes = (boxes - torch.tensor([dx, dy, dx, dy])) / ratio
-        boxes = torch.stack(
-            [boxes[:, 0].clamp(0, w), boxes[:, 1].clamp(0, h), boxes[:, 2].clamp(0, w), boxes[:, 3].clamp(0, h)], 1
-        )
+        boxes = torch.from_numpy(map_boxes(boxes.numpy(), prepared[name][1], w, h)).float()
         out[name] = {"scores": scores[i], "logits": logits[i], "boxes": boxes, "conf": conf, "labels": labels}
     return out
 
@@ -93,8 +104,8 @@ def test_nanodet_raw_outputs_match_tfjs(nanodet_outputs: dict, photo: str) -> No
     for anchor in REFERENCE["photos"][photo]["top_anchors"]:
         scores = found["scores"][anchor["anchor"]].numpy()
         logits = found["logits"][anchor["anchor"]].numpy()
-        np.testing.assert_allclose(scores, anchor["scores"], atol=1e-3)
-        np.testing.assert_allclose(logits, anchor["box_logits"], atol=1e-2)
+        np.testing.assert_allclose(scores, anchor["scores"], atol=1e-5)
+        np.testing.assert_allclose(logits, anchor["box_logits"], atol=1e-4)
 
 
 @pytest.mark.parametrize("photo", PHOTOS)

@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "classify", "list_models", "load_model"]
+__all__ = ["__version__", "classify", "detect", "enhance", "list_models", "load_model", "segment", "style"]
 
 
 def __getattr__(name: str) -> Any:  # lazy: importing optik does not import torch
-    if name in ("classify",):
+    if name in ("classify", "detect", "enhance", "segment", "style"):
         from optik import api
 
         return getattr(api, name)

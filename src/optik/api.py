@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,3 +57,91 @@ def classify(
     name = model or default_model("classify").name
     loaded = load_model(name, device, half, Path(weights) if weights else None, task="classify")
     return run_task(Classifier(loaded, top_k, draft), images)
+
+
+def detect(
+    images: ImageLike | Sequence[ImageLike],
+    model: str | None = None,
+    conf: float = 0.35,
+    iou: float = 0.5,
+    max_det: int = 100,
+    classes: Sequence[str] = (),
+    imgsz: int | None = None,
+    device: str = "auto",
+    half: bool = False,
+    weights: str | Path | None = None,
+) -> Any:
+    """COCO objects (``model="mtcnn"`` / ``"haar-face"``: faces) in a path or RGB array (or a list of them):
+    a ``DetectResult`` (or a list) whose ``.detections`` carry label, index, score and box
+    (x1, y1, x2, y2 in original pixels), best first; faces from mtcnn add ``.landmarks`` (5×2)."""
+    from optik.tasks.detect import DetectSettings, load_detector
+
+    settings = DetectSettings(conf, iou, max_det, tuple(classes), imgsz)
+    name = model or default_model("detect").name
+    return run_task(load_detector(name, settings, None, device, half, Path(weights) if weights else None), images)
+
+
+def enhance(
+    images: ImageLike | Sequence[ImageLike],
+    model: str | None = None,
+    scale: float | None = None,
+    operations: Sequence[str] = (),
+    tile: int | None = None,
+    tile_pad: int | None = None,
+    device: str = "auto",
+    half: bool = False,
+    weights: str | Path | None = None,
+) -> Any:
+    """Upscale/restore with Real-ESRGAN (``model="none"``: classical only) and apply ``operations``
+    (``"denoise=10"``, ``"clahe"``, ``"sharpen=0.5"`` …, run as on the command line): an
+    ``EnhanceResult`` (or a list) whose ``.image`` is an array of the input's kind and depth."""
+    from optik.tasks.enhance import DEFAULT_TILE_PAD, Enhancer
+
+    name = model or default_model("enhance").name
+    loaded = load_model(name, device, half, Path(weights) if weights else None, task="enhance")
+    pad = DEFAULT_TILE_PAD if tile_pad is None else tile_pad
+    return run_task(Enhancer(loaded, scale, tile, pad, operations), images, batch_size=1)
+
+
+def style(
+    images: ImageLike | Sequence[ImageLike],
+    style: str | int | Path | Mapping[int | str, float] | np.ndarray,
+    strength: float = 1.0,
+    size: int | None = None,
+    preserve_color: bool = False,
+    tile: int | None = None,
+    device: str = "auto",
+    half: bool = False,
+    weights: str | Path | None = None,
+) -> Any:
+    """Stylise with a learned style (name or number), a blend (``"3:0.6,17:0.4"`` or ``{3: 0.6, 17: 0.4}``),
+    a style image (a path or an RGB array) or a filter (``"cartoon"``…): a ``StyleResult`` (or a list)
+    whose ``.image`` is RGB uint8 (RGBA with alpha) of the input's size; ``.save(path)`` writes it."""
+    from optik.tasks.style import DEFAULT_TILE, Stylizer, parse_style
+
+    choice = parse_style(style)
+    loaded = load_model(choice.model, device, half, Path(weights) if weights else None, task="style")
+    task = Stylizer(loaded, choice, strength, size, preserve_color, DEFAULT_TILE if tile is None else tile)
+    return run_task(task, images, batch_size=1)
+
+
+def segment(
+    images: ImageLike | Sequence[ImageLike],
+    model: str | None = None,
+    threshold: float = 0.5,
+    k: int = 2,
+    box: tuple[int, int, int, int] | None = None,
+    polygons: bool = False,
+    device: str = "auto",
+    half: bool = False,
+    weights: str | Path | None = None,
+) -> Any:
+    """Foreground of a path or RGB array (or a list): a ``SegmentResult`` (or a list) whose ``.mask`` is the
+    uint8 alpha at full size; ``.cutout()`` is RGBA, ``.render("overlay" | "bg", background)`` an ``Image``.
+    ``model``: isnet when pulled, else selfie; ``k`` is for kmeans, ``box`` (x1, y1, x2, y2) for grabcut."""
+    from optik.tasks.segment import Segmenter, SegmentOptions, default_model
+
+    name = model or default_model()
+    loaded = load_model(name, device, half, Path(weights) if weights else None, task="segment")
+    options = SegmentOptions(threshold=threshold, polygons=polygons, k=k, box=box)
+    return run_task(Segmenter(loaded, options), images)

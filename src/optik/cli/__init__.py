@@ -13,10 +13,10 @@ from optik import __version__
 
 _COMMANDS = {  # name: (module:attribute, one-line help)
     "classify": ("optik.cli.classify:classify", "Label images with ImageNet classes (CI checks: --expect)."),
-    # "detect": ("optik.cli.detect:detect", "Find COCO objects and faces; boxes, crops, redaction, CI checks."),
-    # "segment": ("optik.cli.segment:segment", "Remove backgrounds, mask people, classical segmentation."),
-    # "enhance": ("optik.cli.enhance:enhance", "Upscale and restore with Real-ESRGAN, or classical enhancement."),
-    # "style": ("optik.cli.style:style", "Neural style transfer: 26 learned styles, any painting, filters."),
+    "detect": ("optik.cli.detect:detect", "Find COCO objects and faces; boxes, crops, redaction, CI checks."),
+    "segment": ("optik.cli.segment:segment", "Remove backgrounds, mask people, classical segmentation."),
+    "enhance": ("optik.cli.enhance:enhance", "Upscale and restore with Real-ESRGAN, or classical enhancement."),
+    "style": ("optik.cli.style:style", "Neural style transfer: 26 learned styles, any painting, filters."),
     "models": ("optik.cli.models:models", "List, inspect, pull and verify models."),
 }
 

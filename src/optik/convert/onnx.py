@@ -353,3 +353,11 @@ def convert_arbitrary_transform(root: Path) -> dict[str, torch.Tensor]:
             out.put(f"{name}.norm.{key}.weight", weight.reshape(weight.shape[0], -1))
             out.put(f"{name}.norm.{key}.bias", graph.constant(params[op].inputs[2]))
     return out.result()
+
+
+def convert_arbitrary_style(root: Path) -> dict[str, torch.Tensor]:
+    """Both arbitrary-style graphs → float32 state dict of ``ArbitraryStyleNet`` (``predictor.*``/``transformer.*``)."""
+    return {
+        **{f"predictor.{key}": value for key, value in convert_arbitrary_predict(root).items()},
+        **{f"transformer.{key}": value for key, value in convert_arbitrary_transform(root).items()},
+    }

@@ -7,9 +7,11 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from optik.errors import InputError, UsageError
 from optik.io.inputs import InputItem
+from optik.preprocess.decode import IMAGE_EXTENSIONS, Image, encode
 
 STDOUT = "-"
 
@@ -91,3 +93,20 @@ def write_output(plan: OutputPlan, item: InputItem, data: bytes) -> str:
     plan.check(item, path)
     write_atomic(path, data)
     return str(path)
+
+
+def image_extension(path: str | Path) -> str:
+    """The encoder for an output path: its own image extension, PNG otherwise."""
+    suffix = Path(path).suffix.lower()
+    return suffix if suffix in IMAGE_EXTENSIONS else ".png"
+
+
+def write_image(plan: OutputPlan, item: InputItem, image: Image, stdout: BinaryIO | None = None) -> str:
+    """Encode ``image`` for where ``plan`` sends it and write it: PNG on stdout (``stdout`` is the real one
+    when the records were redirected to stderr), else the output path's own format, atomically."""
+    if plan.to_stdout:
+        stream = stdout or sys.stdout.buffer
+        stream.write(encode(image, ".png"))
+        stream.flush()
+        return STDOUT
+    return write_output(plan, item, encode(image, image_extension(plan.path_for(item))))

@@ -241,3 +241,19 @@ def detect_faces(
         score[pick].cpu().float().numpy(),
         landmarks[pick].cpu().float().numpy(),
     )
+
+
+class MTCNN(nn.Module):
+    """The cascade as one module: ``pnet``, ``rnet``, ``onet`` (state dict keys ``pnet.*``, ``rnet.*``, ``onet.*``).
+
+    ``forward`` takes one RGB uint8 image (any size) and returns :func:`detect_faces`' arrays.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.pnet, self.rnet, self.onet = PNet(), RNet(), ONet()
+
+    def forward(
+        self, image_rgb_uint8: np.ndarray, thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return detect_faces(image_rgb_uint8, self.pnet, self.rnet, self.onet, thresholds=thresholds)

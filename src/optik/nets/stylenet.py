@@ -254,3 +254,19 @@ class StyleTransformer(nn.Module):
         for layer in self.expand[:2]:
             x = F.relu(layer(_upsample2(x), style))
         return torch.sigmoid(self.expand[2](x, style))[:, :, :h, :w]
+
+
+class ArbitraryStyleNet(nn.Module):
+    """Magenta's arbitrary stylisation as one module: ``predictor`` (style image → vector) + ``transformer``.
+
+    The two halves are used apart (the style vector is computed once per style image, and can be
+    mixed with the photo's own for a weaker style); ``forward`` chains them for convenience.
+    """
+
+    def __init__(self, style_dim: int = STYLE_DIM):
+        super().__init__()
+        self.predictor = StylePredictor(style_dim)
+        self.transformer = StyleTransformer(style_dim)
+
+    def forward(self, image: Tensor, style_image: Tensor) -> Tensor:
+        return self.transformer(image, self.predictor(style_image))

@@ -59,3 +59,34 @@ def unmap_mask(
         flags=interpolation | cv2.WARP_INVERSE_MAP,
         borderMode=cv2.BORDER_REPLICATE,
     )
+
+
+def letterbox_warp(
+    pixels: np.ndarray, size: tuple[int, int], interpolation: int = cv2.INTER_LINEAR, fill: int = 0
+) -> tuple[np.ndarray, Affine]:
+    """Keep-ratio affine warp into ``size`` (height, width): scale ``min(out_w/w, out_h/h)`` about the image
+    centre onto the canvas centre, sub-pixel offsets (no rounding), border ``fill``.
+
+    NanoDet's validation pipeline (``warpPerspective`` with this matrix) exactly; unlike :func:`letterbox`
+    it maps pixel indices, not pixel centres: ``x_in = scale * x + offset``.
+    """
+    out_h, out_w = size
+    height, width = pixels.shape[:2]
+    scale = min(out_w / width, out_h / height)
+    dx, dy = out_w / 2 - scale * width / 2, out_h / 2 - scale * height / 2
+    matrix = np.array([[scale, 0.0, dx], [0.0, scale, dy]])
+    warped = cv2.warpAffine(
+        pixels, matrix, (out_w, out_h), flags=interpolation, borderMode=cv2.BORDER_CONSTANT, borderValue=(fill,) * 4
+    )
+    return warped, Affine(scale, scale, dx, dy)
+
+
+def fit_within(pixels: np.ndarray, longest: int, interpolation: int = cv2.INTER_AREA) -> tuple[np.ndarray, Affine]:
+    """Downscale keeping the aspect ratio so the longer side is at most ``longest`` (never upscales)."""
+    height, width = pixels.shape[:2]
+    scale = longest / max(height, width)
+    if scale >= 1:
+        return pixels, Affine(1.0, 1.0)
+    new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
+    resized = cv2.resize(pixels, (new_w, new_h), interpolation=interpolation)
+    return resized, Affine(new_w / width, new_h / height)

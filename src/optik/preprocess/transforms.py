@@ -10,9 +10,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from optik.preprocess.geometry import Affine, letterbox
+from optik.preprocess.geometry import Affine, letterbox, letterbox_warp
 
-ResizeMode = Literal["resize-crop", "crop-resize", "letterbox", "stretch", "none"]
+ResizeMode = Literal["resize-crop", "crop-resize", "letterbox", "letterbox-warp", "stretch", "none"]
 Interpolation = Literal["bilinear-antialias", "bicubic-antialias", "bilinear", "bicubic", "area", "nearest"]
 
 _CV2_INTERPOLATION = {
@@ -29,7 +29,8 @@ class InputSpec:
 
     ``resize``: ``resize-crop`` resizes the shorter side to ``resize_size`` then centre-crops ``size``
     (torchvision); ``crop-resize`` centre-crops ``size/resize_size`` of the shorter side then resizes
-    (TensorFlow); ``letterbox`` keeps the aspect ratio and pads; ``stretch`` ignores it; ``none``
+    (TensorFlow); ``letterbox`` keeps the aspect ratio and pads (``letterbox-warp``: NanoDet's sub-pixel
+    centred warp, :func:`~optik.preprocess.geometry.letterbox_warp`); ``stretch`` ignores it; ``none``
     keeps the image as it is. Values become ``(pixel * scale - mean) / std`` in ``color`` order.
     """
 
@@ -83,6 +84,8 @@ def prepare(pixels: np.ndarray, spec: InputSpec) -> tuple[np.ndarray, Affine]:
         return resize(pixels, out_w, out_h, spec.interpolation), Affine(out_w / width, out_h / height)
     if spec.resize == "letterbox":
         return letterbox(pixels, spec.size, _CV2_INTERPOLATION[spec.interpolation.removesuffix("-antialias")])
+    if spec.resize == "letterbox-warp":
+        return letterbox_warp(pixels, spec.size, _CV2_INTERPOLATION[spec.interpolation.removesuffix("-antialias")])
     short = min(height, width)
     if spec.resize == "resize-crop":  # torchvision: int() truncation of the longer side
         target = spec.resize_size or out_h

@@ -1,0 +1,130 @@
+"""Detect throughput: optik end to end vs the bare forward pass, per model, on 640×480 JPEGs.
+
+    python bench/detect.py [--images 48] [--batch-size 8] [--threads 1] [--models nanodet,mtcnn]
+
+Builds 640×480 JPEGs from scikit-image's sample photos (random crops and flips; bench/data/, reused),
+then for each model, in this process:
+  bare   the network alone on inputs already decoded and prepared (NanoDet: the 416×416 forward pass
+         on batches; MTCNN: its P/R/O-Net cascade, which is its forward pass, one image at a time)
+  e2e    optik's pipeline: read + decode + prepare + batch + forward + decode/NMS + records
+  e2e -o the same, also drawing and writing an annotated image per input (JPEG, as the input)
+and prints images/s, ms per image and the ratios as a Markdown table (paste into bench/README.md).
+``--threads 1`` by default: the figures are meant for a shared 2-core box, where two OpenMP threads
+fighting other processes run many times slower.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SIZE = (640, 480)
+
+
+def make_images(folder: Path, count: int) -> list[Path]:
+    import cv2
+    import numpy as np
+    import skimage.data as data
+
+    folder.mkdir(parents=True, exist_ok=True)
+    existing = sorted(folder.glob("*.jpg"))
+    if len(existing) >= count:
+        return existing[:count]
+    photos = [data.astronaut(), data.chelsea(), data.coffee(), data.rocket(), data.stereo_motorcycle()[0]]
+    rng = np.random.default_rng(0)
+    for index in range(count):
+        photo = photos[index % len(photos)]
+        h, w = photo.shape[:2]
+        crop_h, crop_w = int(h * rng.uniform(0.7, 1.0)), int(w * rng.uniform(0.7, 1.0))
+        top, left = rng.integers(0, h - crop_h + 1), rng.integers(0, w - crop_w + 1)
+        crop = photo[top : top + crop_h, left : left + crop_w]
+        if rng.random() < 0.5:
+            crop = crop[:, ::-1]
+        resized = cv2.resize(np.ascontiguousarray(crop), SIZE, interpolation=cv2.INTER_AREA)
+        path = folder / f"img{index:04d}.jpg"
+        cv2.imwrite(str(path), cv2.cvtColor(resized, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return sorted(folder.glob("*.jpg"))[:count]
+
+
+def bare(model: str, paths: list[Path], batch_size: int) -> float:
+    """Seconds for the network alone on already prepared inputs."""
+    from optik.io.inputs import discover
+    from optik.preprocess.decode import decode
+    from optik.tasks.detect import load_detector
+
+    detector = load_detector(model, device="cpu")
+    prepared = [detector.prepare(decode(item.read(), item.source)) for item in discover([str(p) for p in paths])]
+    arrays = [p.array for p in prepared]
+    if model == "mtcnn":
+        detector.model.module(arrays[0])  # warm-up
+        start = time.perf_counter()
+        for array in arrays:
+            detector.model.module(array)
+        return time.perf_counter() - start
+    from optik.preprocess.transforms import to_batch
+
+    batches = [
+        to_batch(arrays[i : i + batch_size], detector.spec, detector.model.device, detector.model.dtype)
+        for i in range(0, len(arrays), batch_size)
+    ]
+    detector.model(batches[0])  # warm-up
+    start = time.perf_counter()
+    for batch in batches:
+        detector.model(batch)
+    return time.perf_counter() - start
+
+
+def end_to_end(model: str, paths: list[Path], batch_size: int, annotate: bool) -> float:
+    """Seconds for optik's pipeline over the files, optionally writing annotated images."""
+    from optik import pipeline
+    from optik.io.inputs import discover
+    from optik.io.outputs import OutputPlan
+    from optik.tasks.detect import ImageWriter, load_detector
+
+    items = discover([str(p) for p in paths])
+    with tempfile.TemporaryDirectory() as out:
+        writer = ImageWriter(items, OutputPlan(out, many=True)) if annotate else None
+        detector = load_detector(model, device="cpu", writer=writer)
+        list(pipeline.run(detector, items[:batch_size], batch_size))  # warm-up (writes a few files)
+        if writer is not None:
+            writer.output = OutputPlan(out, many=True, overwrite=True)
+        start = time.perf_counter()
+        outcomes = list(pipeline.run(detector, items, batch_size, workers=2))
+        elapsed = time.perf_counter() - start
+    assert all(o.error is None for o in outcomes), [o.error for o in outcomes if o.error]
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=int, default=48)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--models", default="nanodet,mtcnn")
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    paths = make_images(HERE / "data" / "detect-640x480", args.images)
+    print(
+        f"{len(paths)} JPEGs of {SIZE[0]}×{SIZE[1]}, batch {args.batch_size}, torch {torch.__version__}, "
+        f"{args.threads} thread(s), CPU\n"
+    )
+    print("| model | run | images/s | ms / image | ratio to bare |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    for model in args.models.split(","):
+        base = bare(model, paths, args.batch_size)
+        rows = [("bare forward pass", base)]
+        rows.append(("optik end to end (records)", end_to_end(model, paths, args.batch_size, False)))
+        rows.append(("end to end + annotated JPEG (-o)", end_to_end(model, paths, args.batch_size, True)))
+        for name, seconds in rows:
+            rate = len(paths) / seconds
+            print(f"| {model} | {name} | {rate:.1f} | {1e3 / rate:.1f} | {base / seconds:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

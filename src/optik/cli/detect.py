@@ -1,0 +1,139 @@
+"""``optik detect``: COCO objects and faces; boxes, annotated images, crops, redaction, labels, CI checks."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+import click
+
+from optik.cli.common import RunOptions, input_arguments, run_job, run_options
+
+
+def _names(value: str | None) -> tuple[str, ...]:
+    return tuple(word.strip() for word in value.split(",") if word.strip()) if value else ()
+
+
+@click.command()
+@input_arguments
+@click.option("-m", "--model", help="nanodet (default), mtcnn, haar-face, or a torchvision detector (`models list`).")
+@click.option("--classes", metavar="NAME[,NAME…]", help="Keep only these classes (e.g. person,dog).")
+@click.option("--conf", type=click.FloatRange(0, 1), default=0.35, show_default=True, help="Minimum score.")
+@click.option("--iou", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="Class-wise NMS IoU.")
+@click.option("--max-det", type=click.IntRange(1), default=100, show_default=True, help="Most detections per image.")
+@click.option(
+    "--imgsz",
+    type=click.IntRange(32, 8192),
+    help="Network input size: NanoDet's square (multiple of 32, 416); torchvision's shorter side; "
+    "mtcnn/haar-face: downscale so the longer side is at most this.",
+)
+@click.option("-o", "--output", metavar="FILE|DIR|-", help="Write annotated (or with --redact, redacted) images.")
+@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+@click.option("--skip-existing", is_flag=True, help="Leave inputs whose -o output exists alone.")
+@click.option("--crops", metavar="DIR", help="Save every detection as its own image below DIR.")
+@click.option(
+    "--redact",
+    type=click.Choice(("blur", "pixelate", "fill")),
+    help="With -o: hide every detected region instead of drawing boxes.",
+)
+@click.option("--labels-out", metavar="DIR|FILE", help="Training labels: a directory (yolo) or a .json file (coco).")
+@click.option(
+    "--labels-format",
+    type=click.Choice(("yolo", "coco")),
+    help="yolo: DIR/<image>.txt + classes.txt; coco: one JSON document  [default: coco for *.json, else yolo]",
+)
+@click.option("--expect", metavar="LABEL[,LABEL…]", help="Fail (exit 1) unless each of these is found.")
+@click.option("--min-count", type=click.IntRange(0), help="Fail (exit 1) with fewer detections per image.")
+@click.option("--max-count", type=click.IntRange(0), help="Fail (exit 1) with more detections per image.")
+@run_options
+def detect(
+    images: tuple[str, ...],
+    recursive: bool,
+    files_from: str | None,
+    model: str | None,
+    classes: str | None,
+    conf: float,
+    iou: float,
+    max_det: int,
+    imgsz: int | None,
+    output: str | None,
+    overwrite: bool,
+    skip_existing: bool,
+    crops: str | None,
+    redact: str | None,
+    labels_out: str | None,
+    labels_format: str | None,
+    expect: str | None,
+    min_count: int | None,
+    max_count: int | None,
+    **options: object,
+) -> int:
+    """Find COCO objects (or faces) in IMAGES: boxes in original pixels, best first.
+
+    \b
+    optik detect photo.jpg
+    optik detect -r photos/ --classes person,dog --format jsonl > found.jsonl
+    optik detect street.jpg -o annotated.jpg --crops crops/
+    optik detect -r photos --model mtcnn --redact blur -o anonymised/
+    optik detect frames/ --labels-out labels/ --conf 0.5                 # YOLO .txt per image
+    optik detect shelf.jpg --expect person --max-count 3                  # CI check (exit 1)
+
+    \b
+    -o writes a file (one input), a directory (inputs mirrored below it) or - (the image on
+    stdout; the records then go to stderr). --crops names files IMAGE.NN.LABEL.EXT.
+    """
+    from pathlib import Path
+
+    from optik.errors import UsageError
+    from optik.io.inputs import discover
+    from optik.io.labels import CocoLabels, YoloLabels
+    from optik.io.outputs import OutputPlan
+    from optik.preprocess.decode import IMAGE_EXTENSIONS
+    from optik.registry import default_model
+    from optik.tasks.detect import CSV_FIELDS, DetectSettings, ImageWriter, category_ids, check_counts, load_detector
+
+    run = RunOptions(**options)
+    run.apply()
+    if redact and not output:
+        raise UsageError("--redact writes the redacted images: give -o FILE, -o DIR/ or -o -")
+    if labels_format and not labels_out:
+        raise UsageError("--labels-format needs --labels-out")
+    if min_count is not None and max_count is not None and min_count > max_count:
+        raise UsageError(f"--min-count {min_count} is above --max-count {max_count}")
+    items = discover(images, recursive, files_from)
+    plan = OutputPlan.create(output, items, None, overwrite, skip_existing) if output else None
+    if plan and not plan.many and not plan.to_stdout and Path(output).suffix.lower() not in IMAGE_EXTENSIONS:
+        raise UsageError(f"-o {output}: name an image file (.png, .jpg, .webp, .tif, .bmp) or a directory/")
+    crop_plan = OutputPlan(crops, many=True, overwrite=overwrite) if crops else None
+    wanted, expected = _names(classes), _names(expect)
+    outside = [label for label in expected if wanted and label not in wanted]
+    if outside:
+        raise UsageError(f"--expect {','.join(outside)} is not among --classes {classes}")
+    settings = DetectSettings(conf, iou, max_det, wanted, imgsz)
+    writer = ImageWriter(items, plan, redact, crop_plan, stdout=sys.stdout.buffer)
+    detector = load_detector(
+        model or default_model("detect").name,
+        settings,
+        writer,
+        run.device,
+        run.half,
+        Path(run.weights) if run.weights else None,
+    )
+    unknown = [label for label in expected if label not in detector.labels]
+    if unknown:
+        raise UsageError(f"--expect: {detector.model.spec.name} has no class {', '.join(map(repr, unknown))}")
+    if labels_out:
+        fmt = labels_format or ("coco" if labels_out.lower().endswith(".json") else "yolo")
+        writer.labels = (
+            CocoLabels(labels_out, items, detector.labels, category_ids(detector.labels), overwrite)
+            if fmt == "coco"
+            else YoloLabels(labels_out, detector.labels, overwrite)
+        )
+    checking = bool(expected) or min_count is not None or max_count is not None
+    check = (lambda result: check_counts(result, expected, min_count, max_count)) if checking else None
+    records = contextlib.redirect_stdout(sys.stderr) if plan and plan.to_stdout else contextlib.nullcontext()
+    with records:
+        code = run_job(detector, detector.model, items, run, CSV_FIELDS, check, plan.should_skip if plan else None)
+    if writer.labels is not None:
+        writer.labels.close()
+    return code

@@ -1,0 +1,129 @@
+"""``optik enhance``: Real-ESRGAN super-resolution and restoration, and classical enhancement."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+import click
+from click.core import ParameterSource
+
+from optik.cli.common import RunOptions, input_arguments, run_job, run_options
+
+
+def _record_operation(ctx: click.Context, param: click.Parameter, value: object) -> object:
+    """Click calls back in command-line order: remember the classical operations in that order."""
+    if ctx.get_parameter_source(param.name) == ParameterSource.COMMANDLINE and value is not None and value is not False:
+        number = None if isinstance(value, bool) else value
+        ctx.meta.setdefault("optik.operations", []).append((param.name.replace("_", "-"), number))
+    return value
+
+
+def _operation(name: str, help: str, metavar: str | None = None, default: float | None = None) -> click.Option:
+    """A classical-operation option: a flag, ``--name NUMBER``, or ``--name [NUMBER]`` when it has a ``default``."""
+    if metavar is None:
+        return click.option(name, is_flag=True, callback=_record_operation, expose_value=False, help=help)
+    extra = {"is_flag": False, "flag_value": default} if default is not None else {}
+    return click.option(
+        name, type=float, metavar=metavar, callback=_record_operation, expose_value=False, help=help, **extra
+    )
+
+
+@click.command()
+@input_arguments
+@click.option(
+    "-o", "--output", metavar="FILE|DIR|-", help="Where to write: a file (one input), a directory, - (stdout)."
+)
+@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+@click.option("--skip-existing", is_flag=True, help="Leave inputs whose output exists alone.")
+@click.option(
+    "-m",
+    "--model",
+    metavar="NAME",
+    help="realesrgan-x4plus (default), realesrgan-x4plus-anime, realesr-animevideov3, none.",
+)
+@click.option(
+    "-s",
+    "--scale",
+    metavar="S",
+    type=click.FloatRange(0, 16, min_open=True),
+    help="Output size factor [default: the model's own, 4; 1 with --model none].",
+)
+@click.option(
+    "--tile",
+    metavar="N",
+    type=click.IntRange(0),
+    help="Tile side in input pixels (0: whole image) [default: from free memory].",
+)
+@click.option(
+    "--tile-pad",
+    metavar="P",
+    type=click.IntRange(0, 256),
+    default=16,
+    show_default=True,
+    help="Context around each tile.",
+)
+@_operation("--denoise", "Non-local means before the model, strength H in 8-bit units [10].", "[H]", 10.0)
+@_operation("--clahe", "Adaptive histogram equalisation of lightness.")
+@_operation("--auto-levels", "Stretch the 0.5–99.5 % range to full contrast.")
+@_operation("--white-balance", "Gray-world white balance.")
+@_operation("--gamma", "Gamma G: out = in^(1/G), above 1 brightens.", "G")
+@_operation("--sharpen", "Unsharp mask (sigma 1 px) of strength AMOUNT [1].", "[AMOUNT]", 1.0)
+@run_options
+@click.pass_context
+def enhance(
+    ctx: click.Context,
+    images: tuple[str, ...],
+    recursive: bool,
+    files_from: str | None,
+    output: str | None,
+    overwrite: bool,
+    skip_existing: bool,
+    model: str | None,
+    scale: float | None,
+    tile: int | None,
+    tile_pad: int,
+    **options: object,
+) -> int:
+    """Upscale and restore IMAGES with Real-ESRGAN, and/or enhance them classically.
+
+    \b
+    optik enhance photo.jpg -o photo_x4.png
+    optik enhance scan.png --scale 1 -o clean.png            # restore (denoise, deJPEG) at the same size
+    optik enhance -r frames/ -m realesr-animevideov3 -s 2 -o big/
+    optik enhance dull.jpg -m none --white-balance --clahe --sharpen -o better.jpg
+
+    \b
+    Order: --denoise runs first (on the small image), then the model and the resample to --scale,
+    then the other operations in the order given. -o is required: a file for one input, a directory
+    (inputs mirrored below it), or - (PNG on stdout; the records then go to stderr).
+    --batch-size does not apply: images go one at a time, tile by tile.
+    """
+    from pathlib import Path
+
+    from optik.errors import UsageError
+    from optik.io.inputs import discover
+    from optik.io.outputs import OutputPlan
+    from optik.preprocess.adjust import Operation
+    from optik.preprocess.decode import IMAGE_EXTENSIONS
+    from optik.registry import default_model, load_model
+    from optik.tasks.enhance import CSV_FIELDS, Enhancer
+
+    run = RunOptions(**options)
+    run.apply()
+    if output is None:
+        raise UsageError("enhance writes images: give -o FILE (one input), -o DIR/ or -o - (stdout)")
+    operations = [Operation(name, value).checked() for name, value in ctx.meta.get("optik.operations", [])]
+    items = discover(images, recursive, files_from)
+    plan = OutputPlan.create(output, items, None, overwrite, skip_existing)
+    if not plan.many and not plan.to_stdout and Path(output).suffix.lower() not in IMAGE_EXTENSIONS:
+        raise UsageError(f"-o {output}: name an image file (.png, .jpg, .webp, .tif, .bmp) or a directory/")
+    name = model or default_model("enhance").name
+    if name == "none" and run.weights:
+        raise UsageError("--weights needs a model; --model none runs no network")
+    loaded = load_model(name, run.device, run.half, Path(run.weights) if run.weights else None, task="enhance")
+    stdout = sys.stdout.buffer
+    task = Enhancer(loaded, scale, tile, tile_pad, operations, plan, items, stdout)
+    records = contextlib.redirect_stdout(sys.stderr) if plan.to_stdout else contextlib.nullcontext()
+    with records:
+        return run_job(task, loaded, items, run, CSV_FIELDS, skip=plan.should_skip)

@@ -1,0 +1,178 @@
+"""``optik segment``: background removal, person masks, VOC classes, instances and classical segmentation."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from optik.cli.common import RunOptions, input_arguments, run_job, run_options
+
+if TYPE_CHECKING:
+    import numpy as np
+
+_COLOURS = {
+    "white": (255, 255, 255),
+    "black": (0, 0, 0),
+    "gray": (128, 128, 128),
+    "grey": (128, 128, 128),
+    "red": (255, 0, 0),
+    "green": (0, 255, 0),
+    "blue": (0, 0, 255),
+}
+_ALPHA_EXTENSIONS = (".png", ".webp", ".tif", ".tiff")
+
+
+def parse_colour(text: str) -> tuple[int, int, int] | None:
+    """``#rrggbb``, ``#rgb``, ``R,G,B`` or a basic colour name; None if ``text`` is none of these."""
+    text = text.strip().lower()
+    if text in _COLOURS:
+        return _COLOURS[text]
+    if re.fullmatch(r"#[0-9a-f]{6}", text):
+        return tuple(int(text[i : i + 2], 16) for i in (1, 3, 5))
+    if re.fullmatch(r"#[0-9a-f]{3}", text):
+        return tuple(int(c * 2, 16) for c in text[1:])
+    parts = text.split(",")
+    if len(parts) == 3 and all(p.strip().isdigit() and int(p) <= 255 for p in parts):
+        return tuple(int(p) for p in parts)
+    return None
+
+
+def _background(value: str, max_pixels: int) -> tuple[int, int, int] | np.ndarray:
+    """--bg: a colour, or an image file (decoded once, RGB uint8)."""
+    from optik.errors import UsageError
+    from optik.io.inputs import InputItem
+    from optik.preprocess.decode import decode
+
+    colour = parse_colour(value)
+    if colour is not None:
+        return colour
+    if not Path(value).is_file():
+        raise UsageError(f"--bg {value}: neither a colour (#rrggbb, r,g,b, white…) nor an image file")
+    return decode(InputItem(value, Path(value)).read(), value, max_pixels).rgb8()
+
+
+def _box(value: str | None) -> tuple[int, int, int, int] | None:
+    from optik.errors import UsageError
+
+    if value is None:
+        return None
+    parts = value.split(",")
+    if len(parts) != 4 or not all(p.strip().lstrip("-").isdigit() for p in parts):
+        raise UsageError(f"--box {value}: expected x1,y1,x2,y2 in pixels")
+    x1, y1, x2, y2 = (int(p) for p in parts)
+    if x2 <= x1 or y2 <= y1 or min(x1, y1) < 0:
+        raise UsageError(f"--box {value}: needs 0 <= x1 < x2 and 0 <= y1 < y2")
+    return x1, y1, x2, y2
+
+
+@click.command()
+@input_arguments
+@click.option("-m", "--model", help="isnet (when pulled), selfie, meet, otsu, kmeans, watershed, grabcut, deeplabv3_…")
+@click.option(
+    "--mode",
+    type=click.Choice(("cutout", "mask", "overlay", "bg")),
+    help="What -o gets: cutout (RGBA PNG, default), mask (8-bit PNG), overlay, bg (with --bg).",
+)
+@click.option("--bg", "background", metavar="COLOR|IMAGE", help="Replace the background (implies --mode bg).")
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 1),
+    default=0.5,
+    show_default=True,
+    help="Alpha from which a pixel is foreground (fraction, bbox, polygons, checks; cut-outs stay soft).",
+)
+@click.option("--polygons", is_flag=True, help="Add the simplified outer contours to the records.")
+@click.option("--k", type=click.IntRange(2, 16), help="kmeans: number of colour clusters (default 2).")
+@click.option("--box", metavar="X1,Y1,X2,Y2", help="grabcut: the box around the subject (default: centred, 10 % in).")
+@click.option("-o", "--output", metavar="FILE|DIR|-", help="Write images: a file (one input), a directory, - (stdout).")
+@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+@click.option("--skip-existing", is_flag=True, help="Leave inputs whose output exists alone.")
+@click.option(
+    "--min-foreground", type=click.FloatRange(0, 1), help="Fail (exit 1) when less of the image is foreground."
+)
+@click.option(
+    "--max-foreground", type=click.FloatRange(0, 1), help="Fail (exit 1) when more of the image is foreground."
+)
+@run_options
+def segment(
+    images: tuple[str, ...],
+    recursive: bool,
+    files_from: str | None,
+    model: str | None,
+    mode: str | None,
+    background: str | None,
+    threshold: float,
+    polygons: bool,
+    k: int | None,
+    box: str | None,
+    output: str | None,
+    overwrite: bool,
+    skip_existing: bool,
+    min_foreground: float | None,
+    max_foreground: float | None,
+    **options: object,
+) -> int:
+    """Separate the foreground of IMAGES: cut-outs, masks, overlays, new backgrounds, records.
+
+    \b
+    optik segment photo.jpg -o cutout.png                  # transparent background
+    optik segment -r shots/ --mode mask -o masks/          # 8-bit masks, names mirrored
+    optik segment portrait.jpg --bg "#2255aa" -o blue.jpg
+    optik segment coins.png -m watershed --format jsonl    # records only: foreground, bbox, regions
+    optik segment product.png --min-foreground 0.2 -q      # CI: exit 1 if the subject is too small
+
+    \b
+    The default model is isnet (background removal for any subject) once `optik models pull isnet`
+    has fetched it, otherwise selfie (people only; optik says so on stderr). Without -o only the
+    records are written. With -o - the image (PNG) goes to stdout and the records to stderr.
+    """
+    from optik.errors import UsageError
+    from optik.io.inputs import discover
+    from optik.io.outputs import OutputPlan
+    from optik.preprocess.decode import IMAGE_EXTENSIONS
+    from optik.registry import get_spec, load_model, source_kind
+    from optik.tasks.segment import CSV_FIELDS, Segmenter, SegmentOptions, check_foreground, default_model
+
+    run = RunOptions(**options)
+    run.apply()
+    if background is not None and mode not in (None, "bg"):
+        raise UsageError(f"--bg replaces the background: it goes with --mode bg, not --mode {mode}")
+    if output is None and (mode or background or overwrite or skip_existing):
+        raise UsageError("--mode, --bg, --overwrite and --skip-existing are about output images: add -o")
+    mode = mode or ("bg" if background is not None else "cutout")
+    if min_foreground is not None and max_foreground is not None and min_foreground > max_foreground:
+        raise UsageError("--min-foreground is larger than --max-foreground")
+    name = model or default_model()
+    if k is not None and name != "kmeans":
+        raise UsageError("--k is for -m kmeans")
+    if box is not None and name != "grabcut":
+        raise UsageError("--box is for -m grabcut")
+    if run.weights and source_kind(get_spec(name, "segment")) == "builtin":
+        raise UsageError(f"--weights needs a network; {name} is a classical method without weights")
+    items = discover(images, recursive, files_from)
+    plan = None
+    if output is not None:
+        suffix = ".png" if mode in ("cutout", "mask") else None
+        plan = OutputPlan.create(output, items, suffix, overwrite, skip_existing)
+        single = Path(output).suffix.lower()
+        if not plan.many and not plan.to_stdout:
+            if single not in IMAGE_EXTENSIONS:
+                raise UsageError(f"-o {output}: name an image file (.png, .jpg, .webp, .tif) or a directory/")
+            if mode == "cutout" and single not in _ALPHA_EXTENSIONS:
+                raise UsageError(f"-o {output}: a cut-out has transparency; write .png, .webp or .tif")
+    settings = SegmentOptions(mode, threshold, None, polygons, k or 2, _box(box))
+    if background is not None:
+        settings.background = _background(background, run.max_pixels)
+    loaded = load_model(name, run.device, run.half, Path(run.weights) if run.weights else None, task="segment")
+    task = Segmenter(loaded, settings, plan, items, sys.stdout.buffer)
+    check = None
+    if min_foreground is not None or max_foreground is not None:
+        check = lambda result: check_foreground(result, min_foreground, max_foreground)  # noqa: E731
+    records = contextlib.redirect_stdout(sys.stderr) if plan and plan.to_stdout else contextlib.nullcontext()
+    with records:
+        return run_job(task, loaded, items, run, CSV_FIELDS, check, skip=plan.should_skip if plan else None)

@@ -1,0 +1,95 @@
+"""Training labels from detections: YOLO text files (one per image) or one COCO JSON document.
+
+YOLO: ``DIR/<relative input path>.txt`` with one ``index cx cy w h`` line per detection (normalised to
+the image size; an image with no detection gets an empty file, a negative example) and ``DIR/classes.txt``
+with the class names in index order. COCO: ``images``, ``annotations`` (``bbox`` = x, y, w, h in pixels,
+plus ``score``) and ``categories`` in one file, written when the run ends.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from optik.errors import UsageError
+from optik.io.inputs import InputItem
+from optik.io.outputs import OutputPlan, write_atomic
+
+LABEL_FORMATS = ("yolo", "coco")
+
+
+class YoloLabels:
+    """One ``.txt`` per image below ``directory``, mirroring the inputs' relative paths."""
+
+    def __init__(self, directory: str, names: Sequence[str], overwrite: bool = False):
+        self.plan = OutputPlan(directory, many=True, suffix=".txt", overwrite=overwrite)
+        classes = Path(directory) / "classes.txt"
+        text = "".join(f"{name}\n" for name in names)
+        if classes.exists() and not overwrite and classes.read_text() != text:
+            raise UsageError(f"{classes}: exists with other classes (use --overwrite to replace it)")
+        write_atomic(classes, text.encode())
+
+    def add(self, item: InputItem, result: Any) -> None:
+        lines = []
+        for d in result.detections:
+            x1, y1, x2, y2 = d.box
+            cx, cy = (x1 + x2) / 2 / result.width, (y1 + y2) / 2 / result.height
+            w, h = (x2 - x1) / result.width, (y2 - y1) / result.height
+            lines.append(f"{d.index} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}\n")
+        path = self.plan.path_for(item)
+        self.plan.check(item, path)
+        write_atomic(path, "".join(lines).encode())
+
+    def close(self) -> None:
+        """Nothing left to write: every file went out as its image finished."""
+
+
+class CocoLabels:
+    """Collects every image's detections; :meth:`close` writes the document in input order."""
+
+    def __init__(
+        self,
+        path: str,
+        items: Sequence[InputItem],
+        names: Sequence[str],
+        category_ids: Sequence[int],
+        overwrite: bool = False,
+    ):
+        self.path = Path(path)
+        if self.path.exists() and not overwrite:
+            raise UsageError(f"{self.path}: exists (use --overwrite to replace it)")
+        self.order = {item.source: index for index, item in enumerate(items)}
+        self.names, self.category_ids = list(names), list(category_ids)
+        self.results: dict[int, Any] = {}
+        self.lock = threading.Lock()
+
+    def add(self, item: InputItem, result: Any) -> None:
+        with self.lock:
+            self.results[self.order[item.source]] = result
+
+    def document(self) -> dict[str, Any]:
+        images, annotations = [], []
+        for image_id, (_, result) in enumerate(sorted(self.results.items()), 1):
+            images.append({"id": image_id, "file_name": result.path, "width": result.width, "height": result.height})
+            for d in result.detections:
+                x1, y1, x2, y2 = d.box
+                w, h = x2 - x1, y2 - y1
+                annotations.append(
+                    {
+                        "id": len(annotations) + 1,
+                        "image_id": image_id,
+                        "category_id": self.category_ids[d.index],
+                        "bbox": [round(x1, 2), round(y1, 2), round(w, 2), round(h, 2)],
+                        "area": round(w * h, 2),
+                        "iscrowd": 0,
+                        "score": round(d.score, 6),
+                    }
+                )
+        categories = [{"id": i, "name": name} for i, name in zip(self.category_ids, self.names, strict=True)]
+        return {"images": images, "annotations": annotations, "categories": categories}
+
+    def close(self) -> None:
+        write_atomic(self.path, (json.dumps(self.document(), indent=1) + "\n").encode())

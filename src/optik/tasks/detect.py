@@ -1,0 +1,470 @@
+"""Object and face detection: boxes in original pixels, optional annotated / redacted images, crops and
+training labels, plus the ``--expect`` / ``--min-count`` / ``--max-count`` checks.
+
+One :class:`Detector` per model family (NanoDet, torchvision detectors, MTCNN, OpenCV's Haar cascade);
+they differ in ``prepare`` and ``forward`` and share ``finish``: map back, filter, NMS, write.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import cv2
+import numpy as np
+import torch
+from torchvision.ops import batched_nms
+
+from optik.errors import ModelUnavailable, UsageError
+from optik.io.inputs import InputItem
+from optik.io.labels import CocoLabels, YoloLabels
+from optik.io.outputs import STDOUT, OutputPlan, write_atomic
+from optik.preprocess.decode import IMAGE_EXTENSIONS, Image, encode
+from optik.preprocess.draw import annotate, colour, pixel_region, redact
+from optik.preprocess.geometry import Affine, fit_within, map_boxes
+from optik.preprocess.transforms import prepare, to_batch
+from optik.registry import get_spec, load_model
+from optik.registry.loading import LoadedModel, weights_path
+from optik.registry.spec import Builtin, ModelSpec, TorchvisionWeights
+from optik.tasks.base import Prepared, check_sane
+
+CSV_FIELDS = ("path", "model", "label", "index", "score", "x1", "y1", "x2", "y2")
+FACE_LABELS = ["face"]
+
+
+@dataclass
+class Detection:
+    """One object: its label, index in the model's label set, score, box (x1, y1, x2, y2, original pixels)."""
+
+    label: str
+    index: int
+    score: float
+    box: tuple[float, float, float, float]
+    landmarks: np.ndarray | None = None  # 5×2 for faces: left eye, right eye, nose, mouth left, mouth right
+    crop: str | None = None  # where --crops wrote it
+
+    def to_record(self) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "label": self.label,
+            "index": self.index,
+            "score": round(self.score, 6),
+            "box": [round(v, 2) for v in self.box],
+        }
+        if self.landmarks is not None:
+            record["landmarks"] = [[round(float(x), 2), round(float(y), 2)] for x, y in self.landmarks]
+        if self.crop is not None:
+            record["crop"] = self.crop
+        return record
+
+
+@dataclass
+class DetectResult:
+    """The detections in one image, best first."""
+
+    path: str
+    model: str
+    width: int
+    height: int
+    detections: list[Detection] = field(default_factory=list)
+    output: str | None = None  # where -o wrote the annotated or redacted image
+
+    def counts(self) -> Counter:
+        return Counter(d.label for d in self.detections)
+
+    def to_record(self) -> dict[str, Any]:
+        record = {
+            "path": self.path,
+            "model": self.model,
+            "width": self.width,
+            "height": self.height,
+            "detections": [d.to_record() for d in self.detections],
+        }
+        if self.output is not None:
+            record["output"] = self.output
+        return record
+
+    def to_text(self) -> str:
+        found = ", ".join(
+            f"{d.label} {d.score:.2f} [{' '.join(str(round(v)) for v in d.box)}]" for d in self.detections
+        )
+        return f"{self.path}\t{found or 'nothing found'}"
+
+    def csv_rows(self) -> list[dict[str, Any]]:
+        base = {"path": self.path, "model": self.model}
+        if not self.detections:
+            return [base]  # the image still gets its row
+        return [
+            {
+                **base,
+                "label": d.label,
+                "index": d.index,
+                "score": round(d.score, 6),
+                **{k: round(v, 2) for k, v in zip(("x1", "y1", "x2", "y2"), d.box, strict=True)},
+            }
+            for d in self.detections
+        ]
+
+
+@dataclass(frozen=True)
+class DetectSettings:
+    """What to keep: ``conf`` minimum score, ``iou`` class-wise NMS threshold, ``max_det`` per image,
+    ``classes`` (label names, empty = all), ``imgsz`` the network input size (None = the model's own)."""
+
+    conf: float = 0.35
+    iou: float = 0.5
+    max_det: int = 100
+    classes: tuple[str, ...] = ()
+    imgsz: int | None = None
+
+
+@dataclass
+class Raw:
+    """One image's detections as the network gives them: boxes in network-input pixels."""
+
+    boxes: np.ndarray  # K×4
+    scores: np.ndarray  # K
+    labels: np.ndarray  # K, indices into Detector.labels
+    landmarks: np.ndarray | None = None  # K×5×2
+    signal: np.ndarray | None = None  # the raw score map, for the sanity check
+
+
+class ImageWriter:
+    """Writes what ``-o``, ``--crops`` and ``--labels-out`` ask for, from worker threads.
+
+    ``output``: the annotated image (boxes, captions), or the redacted one with ``redact``.
+    ``crops``: one image per detection below a directory. ``labels``: a YOLO or COCO label writer.
+    """
+
+    def __init__(
+        self,
+        items: Sequence[InputItem],
+        output: OutputPlan | None = None,
+        redact: str | None = None,
+        crops: OutputPlan | None = None,
+        labels: YoloLabels | CocoLabels | None = None,
+        stdout: BinaryIO | None = None,
+    ):
+        self.items = {item.source: item for item in items}
+        self.output, self.redact, self.crops, self.labels = output, redact, crops, labels
+        self.stdout = stdout or sys.stdout.buffer  # the real stdout, for -o - while records go to stderr
+
+    def write(self, image: Image, result: DetectResult) -> None:
+        item = self.items.get(image.name)
+        if item is None:
+            return
+        if self.output is not None:
+            result.output = self._write_image(image, result, item)
+        if self.crops is not None:
+            self._write_crops(image, result, item)
+        if self.labels is not None:
+            self.labels.add(item, result)
+
+    def _write_image(self, image: Image, result: DetectResult, item: InputItem) -> str:
+        boxes = [d.box for d in result.detections]
+        if self.redact:  # same depth, gray and alpha as the input; only the pixels inside boxes change
+            out = Image(redact(image.pixels, boxes, self.redact), image.alpha, image.gray, image.name)
+        else:
+            captions = [f"{d.label} {d.score:.2f}" for d in result.detections]
+            colours = [colour(d.index) for d in result.detections]
+            points = [d.landmarks for d in result.detections]
+            out = Image(annotate(image.rgb8(), boxes, captions, colours, points), None, False, image.name)
+        if self.output.to_stdout:
+            suffix = Path(item.source).suffix.lower()
+            self.stdout.write(encode(out, suffix if suffix in IMAGE_EXTENSIONS else ".png"))
+            self.stdout.flush()
+            return STDOUT
+        path = _image_path(self.output.path_for(item))
+        self.output.check(item, path)
+        write_atomic(path, encode(out, path.suffix))
+        return str(path)
+
+    def _write_crops(self, image: Image, result: DetectResult, item: InputItem) -> None:
+        base = _image_path(self.crops.path_for(item))
+        for k, d in enumerate(result.detections):
+            x0, y0, x1, y1 = pixel_region(d.box, image.width, image.height)
+            if x1 <= x0 or y1 <= y0:
+                continue
+            crop = Image(
+                np.ascontiguousarray(image.pixels[y0:y1, x0:x1]),
+                None if image.alpha is None else np.ascontiguousarray(image.alpha[y0:y1, x0:x1]),
+                image.gray,
+                image.name,
+            )
+            path = base.with_name(f"{base.stem}.{k:02d}.{d.label.replace(' ', '-')}{base.suffix}")
+            self.crops.check(item, path)
+            write_atomic(path, encode(crop, path.suffix))
+            d.crop = str(path)
+
+
+def _image_path(path: Path) -> Path:
+    """``path``, or with ``.png`` added when its name has no image extension (stdin, ``-o result``)."""
+    return path if path.suffix.lower() in IMAGE_EXTENSIONS else path.with_name(path.name + ".png")
+
+
+class Detector:
+    """The detect task for one loaded model; subclasses provide ``labels``, ``prepare`` and ``forward``."""
+
+    labels: list[str]
+
+    def __init__(self, model: LoadedModel, settings: DetectSettings | None = None, writer: ImageWriter | None = None):
+        self.model = model
+        self.settings = settings or DetectSettings()
+        self.writer = writer
+        self._setup()
+        unknown = [name for name in self.settings.classes if name not in self.labels]
+        if unknown:
+            raise UsageError(
+                f"{model.spec.name} has no class {', '.join(map(repr, unknown))} ({self.describe_labels()})"
+            )
+        self.selected = np.array([not self.settings.classes or name in self.settings.classes for name in self.labels])
+
+    def _setup(self) -> None:
+        """Per-family set-up (label set, input spec); runs before the settings are checked."""
+
+    def describe_labels(self) -> str:
+        names = self.labels if len(self.labels) <= 10 else [*self.labels[:10], "…"]
+        return f"its {len(self.labels)} classes: {', '.join(names)}; see `optik models info {self.model.spec.name}`"
+
+    def prepare(self, image: Image) -> Prepared:
+        raise NotImplementedError
+
+    def forward(self, arrays: list[np.ndarray]) -> list[Raw]:
+        raise NotImplementedError
+
+    def finish(self, prepared: Prepared, raw: Raw) -> DetectResult:
+        """Map boxes back to the original pixels, keep what the settings ask for, write the images."""
+        image, settings = prepared.image, self.settings
+        if raw.signal is not None:
+            check_sane(raw.signal, "scores", image.name)
+        check_sane(np.concatenate([raw.boxes.ravel(), raw.scores]), "boxes", image.name, allow_constant=True)
+        affine: Affine = prepared.context
+        boxes = map_boxes(raw.boxes, affine, image.width, image.height)
+        landmarks = raw.landmarks
+        if landmarks is not None:
+            xs, ys = affine.to_original(landmarks[..., 0].astype(np.float64), landmarks[..., 1].astype(np.float64))
+            landmarks = np.stack([xs, ys], -1)
+        keep = (raw.scores >= settings.conf) & self.selected[raw.labels]
+        keep &= (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+        index = np.flatnonzero(keep)
+        if len(index):
+            picked = batched_nms(
+                torch.from_numpy(boxes[index]).float(),
+                torch.from_numpy(raw.scores[index]).float(),
+                torch.from_numpy(raw.labels[index]).long(),
+                settings.iou,
+            ).numpy()  # sorted by score, best first
+            index = index[picked][: settings.max_det]
+        detections = [
+            Detection(
+                self.labels[int(raw.labels[i])],
+                int(raw.labels[i]),
+                float(raw.scores[i]),
+                tuple(float(v) for v in boxes[i]),
+                None if landmarks is None else landmarks[i],
+            )
+            for i in index
+        ]
+        result = DetectResult(image.name, self.model.spec.name, image.width, image.height, detections)
+        if self.writer is not None:
+            self.writer.write(image, result)
+        return result
+
+
+class NanoDetDetector(Detector):
+    """NanoDet-g: letterbox warp, BGR mean/std, GFL decode with NMS at ``--iou``."""
+
+    def _setup(self) -> None:
+        self.labels = self.model.spec.categories()
+        spec = self.model.spec.input_spec()
+        if self.settings.imgsz is not None:
+            if self.settings.imgsz % 32:
+                raise UsageError(
+                    f"--imgsz for {self.model.spec.name} must be a multiple of 32, not {self.settings.imgsz}"
+                )
+            spec = replace(spec, size=(self.settings.imgsz, self.settings.imgsz))
+        self.spec = spec
+
+    def prepare(self, image: Image) -> Prepared:
+        array, affine = prepare(image.rgb8(), self.spec)
+        return Prepared(image, array, affine, key=array.shape)
+
+    def forward(self, arrays: list[np.ndarray]) -> list[Raw]:
+        from optik.nets.nanodet import decode_nanodet
+
+        batch = to_batch(arrays, self.spec, self.model.device, self.model.dtype)
+        scores, logits = self.model(batch)
+        scores, logits = scores.float(), logits.float()
+        decoded = decode_nanodet(
+            scores,
+            logits,
+            arrays[0].shape[:2],
+            score_threshold=self.settings.conf,
+            iou_threshold=self.settings.iou,
+            max_detections=len(scores[0]),  # --max-det applies after --classes, in finish
+        )
+        signal = scores.amax(2).cpu().numpy()
+        return [
+            Raw(boxes.cpu().numpy(), conf.cpu().numpy(), labels.cpu().numpy(), signal=peak)
+            for (boxes, conf, labels), peak in zip(decoded, signal, strict=True)
+        ]
+
+
+class TorchvisionDetector(Detector):
+    """torchvision's detection models: a list of RGB [0, 1] tensors in, boxes in input pixels out.
+
+    They resize internally (``--imgsz`` sets the shorter side, or SSDlite's fixed square) and run their own
+    score filter and NMS first; ``--conf`` and ``--iou`` apply on top. COCO-91 ids become COCO-80 indices.
+    """
+
+    def _setup(self) -> None:
+        self.labels = self.model.spec.categories()
+        assert isinstance(self.model.spec.weights, TorchvisionWeights)
+        native = self.model.spec.weights.weights().meta["categories"]
+        self.to_label = np.array([self.labels.index(n) if n in self.labels else -1 for n in native])
+        self.spec = self.model.spec.input_spec()
+
+    def prepare(self, image: Image) -> Prepared:
+        return Prepared(image, image.rgb8(), Affine(1.0, 1.0), key=())  # any sizes batch together
+
+    @contextmanager
+    def _input_size(self) -> Iterator[None]:
+        transform = self.model.module.transform
+        saved = (transform.min_size, transform.max_size, transform.fixed_size)
+        size = self.settings.imgsz
+        if size is not None:
+            if transform.fixed_size is not None:
+                transform.fixed_size, transform.min_size, transform.max_size = (size, size), (size,), size
+            else:
+                transform.min_size = (size,)
+                transform.max_size = max(size, round(size * saved[1] / saved[0][-1]))
+        try:
+            yield
+        finally:
+            transform.min_size, transform.max_size, transform.fixed_size = saved
+
+    def forward(self, arrays: list[np.ndarray]) -> list[Raw]:
+        device, dtype = self.model.device, self.model.dtype
+        tensors = [torch.from_numpy(a).to(device).permute(2, 0, 1).to(dtype) / 255 for a in arrays]
+        with torch.inference_mode(), self._input_size():
+            outputs = self.model.module(tensors)
+        raws = []
+        for out in outputs:
+            labels = self.to_label[out["labels"].cpu().numpy()]
+            known = labels >= 0
+            raws.append(
+                Raw(
+                    out["boxes"].float().cpu().numpy()[known], out["scores"].float().cpu().numpy()[known], labels[known]
+                )
+            )
+        return raws
+
+
+class MtcnnDetector(Detector):
+    """MTCNN faces with five landmarks; ``--imgsz`` downscales images whose longer side is larger."""
+
+    labels = FACE_LABELS
+
+    def prepare(self, image: Image) -> Prepared:
+        array, affine = (
+            fit_within(image.rgb8(), self.settings.imgsz) if self.settings.imgsz else (image.rgb8(), Affine(1, 1))
+        )
+        return Prepared(image, array, affine, key=())
+
+    def forward(self, arrays: list[np.ndarray]) -> list[Raw]:
+        raws = []
+        with torch.inference_mode():
+            for array in arrays:
+                boxes, probs, landmarks = self.model.module(array)
+                raws.append(Raw(boxes, probs, np.zeros(len(boxes), np.int64), landmarks))
+        return raws
+
+
+class HaarDetector(Detector):
+    """OpenCV's frontal-face Haar cascade (Viola-Jones) on the equalised gray image; no torch.
+
+    A cascade gives no probability: ``score`` is ``n / (n + 5)`` for the ``n`` raw hits OpenCV merged into
+    the box (its neighbour count), so more corroborated faces score higher.
+    """
+
+    labels = FACE_LABELS
+    min_neighbours = 5
+
+    def _setup(self) -> None:
+        self.cascade = cv2.CascadeClassifier(str(weights_path(self.model.spec)))
+        if self.cascade.empty():
+            raise ModelUnavailable(f"{self.model.spec.name}: OpenCV cannot read its cascade file")
+
+    def prepare(self, image: Image) -> Prepared:
+        gray = cv2.equalizeHist(cv2.cvtColor(image.rgb8(), cv2.COLOR_RGB2GRAY))
+        array, affine = fit_within(gray, self.settings.imgsz) if self.settings.imgsz else (gray, Affine(1, 1))
+        return Prepared(image, array, affine, key=())
+
+    def forward(self, arrays: list[np.ndarray]) -> list[Raw]:
+        raws = []
+        for gray in arrays:
+            rects, hits = self.cascade.detectMultiScale2(
+                gray, scaleFactor=1.1, minNeighbors=self.min_neighbours, minSize=(24, 24)
+            )
+            rects = np.asarray(rects, np.float64).reshape(-1, 4)
+            hits = np.asarray(hits, np.float64).reshape(-1)
+            boxes = np.concatenate([rects[:, :2], rects[:, :2] + rects[:, 2:]], 1)
+            raws.append(Raw(boxes, hits / (hits + self.min_neighbours), np.zeros(len(rects), np.int64)))
+        return raws
+
+
+def detector_class(spec: ModelSpec) -> type[Detector]:
+    """The family of ``spec``, by its weights source and architecture."""
+    if isinstance(spec.weights, Builtin):
+        return HaarDetector
+    if isinstance(spec.weights, TorchvisionWeights):
+        return TorchvisionDetector
+    if spec.architecture.startswith("optik.nets.mtcnn:"):
+        return MtcnnDetector
+    return NanoDetDetector
+
+
+def load_detector(
+    name: str,
+    settings: DetectSettings | None = None,
+    writer: ImageWriter | None = None,
+    device: str = "auto",
+    half: bool = False,
+    weights: Path | None = None,
+) -> Detector:
+    """Load the detect model ``name`` and wrap it in its task (usage errors and exit 4 as the CLI maps them)."""
+    spec = get_spec(name, "detect")
+    loaded = load_model(name, device, half, weights, task="detect")
+    return detector_class(spec)(loaded, settings, writer)
+
+
+def check_counts(
+    result: DetectResult, expect: Sequence[str], min_count: int | None, max_count: int | None
+) -> str | None:
+    """Why ``result`` fails the CI checks, or None: every ``expect`` label found at least once, and the
+    number of detections (of the selected classes) within ``min_count`` … ``max_count``."""
+    counts = result.counts()
+    found = ", ".join(f"{n} {label}" for label, n in counts.most_common()) or "nothing"
+    missing = [label for label in expect if not counts[label]]
+    if missing:
+        return f"no {' or '.join(missing)} found (found {found})"
+    total = len(result.detections)
+    if min_count is not None and total < min_count:
+        return f"{total} detection(s) ({found}), fewer than --min-count {min_count}"
+    if max_count is not None and total > max_count:
+        return f"{total} detection(s) ({found}), more than --max-count {max_count}"
+    return None
+
+
+def category_ids(labels: Sequence[str]) -> list[int]:
+    """COCO's own category ids (1…90, with gaps) for the COCO-80 labels; ``1…N`` for other label sets."""
+    from torchvision.models.detection import FasterRCNN_ResNet50_FPN_Weights
+
+    coco91 = FasterRCNN_ResNet50_FPN_Weights.COCO_V1.meta["categories"]
+    if all(name in coco91 for name in labels):
+        return [coco91.index(name) for name in labels]
+    return list(range(1, len(labels) + 1))

@@ -1,0 +1,262 @@
+"""Super-resolution and restoration with Real-ESRGAN, and classical enhancement.
+
+One image's way: ``--denoise`` (before the network, on the small image) → the network at its native
+scale, tile by tile (``preprocess.tiling``) → a resample to the asked ``scale`` (area when
+shrinking, bicubic when enlarging) → the other classical operations in the order given. Alpha is
+resampled on its own (bicubic/area), gray input comes out gray, 16-bit input runs through the
+network as float and comes out 16-bit. With the ``none`` model only the resample and the classical
+operations run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import count
+from typing import Any, BinaryIO
+
+import numpy as np
+import torch
+
+from optik.errors import InputError
+from optik.io.inputs import InputItem
+from optik.io.outputs import OutputPlan, write_image
+from optik.preprocess.adjust import Operation, apply_operations, from_float, resample, to_float
+from optik.preprocess.decode import Image
+from optik.preprocess.tiling import auto_tile, available_memory, run_tiled
+from optik.registry.loading import LoadedModel
+from optik.tasks.base import Prepared, check_sane
+
+CSV_FIELDS = (
+    "path",
+    "output",
+    "model",
+    "width",
+    "height",
+    "output_width",
+    "output_height",
+    "scale",
+    "tile",
+    "tiles",
+    "operations",
+    "seconds",
+)
+DEFAULT_TILE_PAD = 16
+#: Peak bytes per padded input pixel of one tile in float32 (bench/enhance.py measures them);
+#: unknown architectures get the larger figure.
+BYTES_PER_PIXEL = {"RRDBNet": 16_000, "SRVGGNetCompact": 2_000}
+LARGEST_AUTO_TILE = {"cpu": 256, "cuda": 2048}  # CPU speed is flat above ~96 px: spare the memory
+
+
+@dataclass
+class EnhanceResult:
+    """One enhanced image: sizes, how it was made, and the pixels (Python API) or where they went (CLI)."""
+
+    path: str
+    model: str
+    width: int
+    height: int
+    output_width: int
+    output_height: int
+    scale: float
+    tile: int
+    tiles: int
+    operations: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    output: str | None = None
+    image: np.ndarray | None = field(default=None, repr=False)
+
+    def to_record(self) -> dict[str, Any]:
+        record = {
+            "path": self.path,
+            "model": self.model,
+            "width": self.width,
+            "height": self.height,
+            "output_width": self.output_width,
+            "output_height": self.output_height,
+            "scale": self.scale,
+            "tile": self.tile,
+            "tiles": self.tiles,
+            "operations": self.operations,
+            "seconds": round(self.seconds, 3),
+        }
+        if self.output is not None:
+            record["output"] = self.output
+        return record
+
+    def to_text(self) -> str:
+        steps = ", ".join([f"{self.model} ×{self.scale:g}", *self.operations])
+        tiles = f", {self.tiles} tile{'s' * (self.tiles != 1)}" if self.tiles else ""
+        size = f"{self.width}×{self.height} → {self.output_width}×{self.output_height}"
+        return f"{self.path}\t{self.output or ''}\t{size}\t{steps}{tiles}, {self.seconds:.2f} s"
+
+    def csv_rows(self) -> list[dict[str, Any]]:
+        return [{**self.to_record(), "operations": " ".join(self.operations)}]
+
+
+@dataclass
+class Upscaled:
+    """The network's output for one image, at its native scale."""
+
+    pixels: np.ndarray
+    tile: int = 0
+    tiles: int = 0
+    seconds: float = 0.0
+
+
+def as_array(image: Image) -> np.ndarray:
+    """An :class:`Image` as the Python API returns it: H×W gray, H×W×3 RGB or H×W×4 RGBA."""
+    if image.alpha is not None:
+        return np.dstack([image.pixels, image.alpha])
+    return image.pixels[:, :, 0].copy() if image.gray else image.pixels
+
+
+class Enhancer:
+    """The enhance task for one loaded model (``module`` None: the builtin ``none`` model)."""
+
+    def __init__(
+        self,
+        model: LoadedModel,
+        scale: float | None = None,
+        tile: int | None = None,
+        tile_pad: int = DEFAULT_TILE_PAD,
+        operations: Sequence[Operation | str] = (),
+        plan: OutputPlan | None = None,
+        items: Sequence[InputItem] = (),
+        stdout: BinaryIO | None = None,
+    ):
+        self.model = model
+        self.native = self._native_scale()
+        self.scale = float(scale) if scale is not None else float(self.native)
+        if not 0 < self.scale <= 16:
+            raise ValueError(f"scale must be in (0, 16], not {self.scale:g}")
+        parsed = [Operation.parse(operation) for operation in operations]
+        self.before = [operation for operation in parsed if operation.name == "denoise"]
+        self.after = [operation for operation in parsed if operation.name != "denoise"]
+        self.tile, self.tile_pad = tile, tile_pad
+        self.plan, self.items = plan, {item.source: item for item in items}
+        self.stdout = stdout  # default: sys.stdout.buffer, looked up when an image goes there
+        self._keys = count()
+
+    def _native_scale(self) -> int:
+        """The network's own factor, read off a tiny forward pass (1 without a network)."""
+        if self.model.module is None:
+            return 1
+        probe = self.model(torch.zeros(1, 3, 8, 8))
+        return int(probe.shape[-1]) // 8
+
+    @property
+    def operations(self) -> list[str]:
+        return [str(operation) for operation in (*self.before, *self.after)]
+
+    def output_size(self, image: Image) -> tuple[int, int]:
+        return max(1, round(image.width * self.scale)), max(1, round(image.height * self.scale))
+
+    def prepare(self, image: Image) -> Prepared:
+        start = time.perf_counter()
+        item = self.items.get(image.name)
+        if self.plan is not None and item is not None and not self.plan.to_stdout:
+            self.plan.check(item, self.plan.path_for(item))  # refuse before the expensive part
+        width, height = self.output_size(image)
+        itemsize = image.pixels.itemsize  # the network's canvas, then the output with alpha and float temporaries
+        needed = image.width * image.height * self.native**2 * 3 * itemsize + width * height * (4 * itemsize + 24)
+        free = available_memory("cpu")
+        if needed > free:
+            raise InputError(
+                f"{image.name}: {width}×{height} output needs about {_mebibytes(needed)}, "
+                f"{_mebibytes(free)} free (use a smaller --scale)"
+            )
+        pixels = apply_operations(image.pixels, self.before, image.alpha)
+        return Prepared(image, pixels, context=time.perf_counter() - start, key=(next(self._keys),))
+
+    def forward(self, arrays: list[np.ndarray]) -> list[Upscaled]:
+        return [self._upscale(pixels) for pixels in arrays]
+
+    def _upscale(self, pixels: np.ndarray) -> Upscaled:
+        if self.model.module is None:
+            return Upscaled(pixels)
+        start = time.perf_counter()
+        tile = self.tile if self.tile is not None else self._auto_tile(pixels)
+        while True:
+            try:
+                out, tiles = run_tiled(pixels, self._run_net, tile, self.tile_pad, self.native)
+                break
+            except (torch.OutOfMemoryError, MemoryError, RuntimeError) as exc:
+                if not _is_out_of_memory(exc):
+                    raise
+                if self.model.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                smaller = min(tile if tile > 0 else max(pixels.shape[:2]), max(pixels.shape[:2])) // 2
+                if smaller < 32:
+                    raise InputError("out of memory even with 32-pixel tiles") from None
+                tile = smaller
+        return Upscaled(out, tile if tiles > 1 else 0, tiles, time.perf_counter() - start)
+
+    def _auto_tile(self, pixels: np.ndarray) -> int:
+        device = self.model.device
+        per_pixel = BYTES_PER_PIXEL.get(type(self.model.module).__name__, max(BYTES_PER_PIXEL.values()))
+        per_pixel *= self.model.dtype.itemsize / 4
+        height, width = pixels.shape[:2]
+        reserve = 0 if device.type == "cuda" else height * width * self.native**2 * 3 * (4 + pixels.itemsize)
+        tile = auto_tile(
+            per_pixel, self.tile_pad, available_memory(str(device)), reserve, LARGEST_AUTO_TILE[device.type]
+        )
+        return 0 if tile >= max(height, width) else tile
+
+    def _run_net(self, region: np.ndarray) -> np.ndarray:
+        batch = torch.from_numpy(to_float(region)).permute(2, 0, 1)[None]
+        out = self.model(batch).float()[0].permute(1, 2, 0).cpu().numpy()
+        if not np.isfinite(out).all():
+            raise InputError("the model produced NaN or infinite values")
+        return from_float(out, region.dtype)
+
+    def finish(self, prepared: Prepared, upscaled: Upscaled) -> EnhanceResult:
+        start = time.perf_counter()
+        image = prepared.image
+        if self.model.module is not None:
+            _check_model_output(upscaled.pixels, image)
+        width, height = self.output_size(image)
+        pixels = resample(upscaled.pixels, width, height)
+        if image.gray:
+            pixels = np.repeat(pixels.mean(axis=2, dtype=np.float32).round().astype(pixels.dtype)[:, :, None], 3, 2)
+        alpha = resample(image.alpha, width, height) if image.alpha is not None else None
+        pixels = apply_operations(pixels, self.after, alpha)
+        enhanced = Image(pixels, alpha, image.gray, image.name)
+        result = EnhanceResult(
+            path=image.name,
+            model=self.model.spec.name,
+            width=image.width,
+            height=image.height,
+            output_width=width,
+            output_height=height,
+            scale=self.scale,
+            tile=upscaled.tile,
+            tiles=upscaled.tiles,
+            operations=self.operations,
+        )
+        if self.plan is None:
+            result.image = as_array(enhanced)
+        else:
+            result.output = self._write(image.name, enhanced)
+        result.seconds = prepared.context + upscaled.seconds + time.perf_counter() - start
+        return result
+
+    def _write(self, name: str, image: Image) -> str:
+        return write_image(self.plan, self.items[name], image, self.stdout)
+
+
+def _check_model_output(pixels: np.ndarray, image: Image) -> None:
+    """All-black output from an image that is not, or a constant one from an image that is not flat, is an error."""
+    if not pixels.any() and image.pixels.any():
+        raise InputError(f"{image.name}: the model produced all-black pixels")
+    check_sane(pixels, "pixels", image.name, allow_constant=int(image.pixels.max()) == int(image.pixels.min()))
+
+
+def _mebibytes(size: float) -> str:
+    return f"{size / 2**30:.1f} GiB" if size >= 2**30 else f"{size / 2**20:.0f} MiB"
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, torch.OutOfMemoryError | MemoryError) or "out of memory" in text or "can't allocate" in text

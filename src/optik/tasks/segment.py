@@ -1,0 +1,299 @@
+"""Segmentation: background removal (ISNet), person masks (Selfie, Meet), VOC classes and COCO instances
+(torchvision), and classical OpenCV methods — one foreground alpha at full resolution per image.
+
+Networks run at their own resolution; the mask comes back to the original size through the guided
+filter of :mod:`optik.preprocess.masks`. Classical methods run at a working resolution and come
+back the same way. The alpha then gives the record (foreground fraction, box, polygons) and the
+output image (cut-out, mask, overlay or a new background).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+import cv2
+import numpy as np
+import torch
+
+from optik.errors import InputError
+from optik.io.inputs import InputItem
+from optik.io.outputs import OutputPlan, write_image
+from optik.nets import classical_segment
+from optik.preprocess import masks
+from optik.preprocess.decode import Image
+from optik.preprocess.geometry import Affine, fit_within, map_boxes
+from optik.preprocess.transforms import prepare, to_batch
+from optik.registry.loading import LoadedModel
+from optik.registry.spec import Builtin, TorchvisionWeights, resolve
+from optik.tasks.base import Prepared, check_sane
+
+log = logging.getLogger("optik")
+
+MODES = ("cutout", "mask", "overlay", "bg")
+CSV_FIELDS = ("path", "model", "foreground", "x1", "y1", "x2", "y2", "output")
+OVERLAY_TINT = (255, 0, 160)  # overlay: the mask in magenta at half strength over the photo
+INSTANCE_SCORE = 0.5  # Mask R-CNN: instances scoring below this are ignored
+
+
+@dataclass
+class SegmentOptions:
+    """What to compute and render, beside the model."""
+
+    mode: str = "cutout"
+    threshold: float = 0.5  # foreground when alpha ≥ threshold (fraction, box, polygons, checks)
+    background: np.ndarray | tuple[int, int, int] | None = None  # --bg: an RGB image or colour (mode bg)
+    polygons: bool = False
+    k: int = 2  # kmeans clusters
+    box: tuple[int, int, int, int] | None = None  # grabcut seed, original pixels
+
+
+@dataclass
+class SegmentResult:
+    """One image's foreground: ``mask`` is the uint8 alpha (H×W, full resolution)."""
+
+    path: str
+    model: str
+    width: int
+    height: int
+    foreground: float
+    bbox: list[int] | None
+    mask: np.ndarray = field(repr=False)
+    image: Image | None = field(default=None, repr=False)
+    classes: dict[str, float] | None = None  # semantic models: pixel fraction per class present
+    instances: list[dict[str, Any]] | None = None  # instance models: label, score, box
+    findings: dict[str, Any] = field(default_factory=dict)  # classical methods: threshold, clusters, regions, box
+    polygons: list[list[list[int]]] | None = None
+    output: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "path": self.path,
+            "model": self.model,
+            "width": self.width,
+            "height": self.height,
+            "foreground": round(self.foreground, 6),
+            "bbox": self.bbox,
+        }
+        if self.classes is not None:
+            record["classes"] = self.classes
+        if self.instances is not None:
+            record["instances"] = self.instances
+        record.update(self.findings)
+        if self.polygons is not None:
+            record["polygons"] = self.polygons
+        if self.output is not None:
+            record["output"] = self.output
+        return record
+
+    def to_text(self) -> str:
+        box = ",".join(map(str, self.bbox)) if self.bbox else "none"
+        text = f"{self.path}\tforeground {self.foreground:.3f} bbox {box}"
+        if self.classes:
+            top = sorted(self.classes.items(), key=lambda kv: -kv[1])[:3]
+            text += " (" + ", ".join(f"{name} {share:.2f}" for name, share in top) + ")"
+        return text + (f" -> {self.output}" if self.output else "")
+
+    def csv_rows(self) -> list[dict[str, Any]]:
+        x1, y1, x2, y2 = self.bbox or ("", "", "", "")
+        return [
+            {
+                "path": self.path,
+                "model": self.model,
+                "foreground": round(self.foreground, 6),
+                "x1": x1,
+                "y1": y1,
+                "x2": x2,
+                "y2": y2,
+                "output": self.output or "",
+            }
+        ]
+
+    def render(self, mode: str = "cutout", background: np.ndarray | tuple[int, int, int] | None = None) -> Image:
+        """The output image: ``cutout`` (the photo with this alpha, times any alpha it had), ``mask``
+        (8-bit gray), ``overlay`` (the mask tinted over the photo) or ``bg`` (the foreground over
+        ``background``, an RGB colour or image, white by default)."""
+        if self.image is None:
+            raise ValueError("this result keeps no image to render")
+        image = self.image
+        if mode == "mask":
+            return Image(np.broadcast_to(self.mask[:, :, None], (*self.mask.shape, 3)), None, True, image.name)
+        if mode == "cutout":
+            alpha = self.mask
+            if image.alpha is not None:
+                own = image.alpha if image.alpha.dtype == np.uint8 else (image.alpha >> 8).astype(np.uint8)
+                alpha = ((alpha.astype(np.uint16) * own + 127) // 255).astype(np.uint8)
+            return Image(image.pixels, alpha, image.gray, image.name)
+        rgb = image.rgb8()
+        if mode == "overlay":
+            return Image(masks.composite(OVERLAY_TINT, rgb, self.mask // 2), None, False, image.name)
+        if mode == "bg":
+            back = (255, 255, 255) if background is None else background
+            if isinstance(back, np.ndarray):
+                back = masks.cover(back, self.width, self.height)
+            return Image(masks.composite(rgb, back, self.mask), None, False, image.name)
+        raise ValueError(f"unknown mode {mode!r} (one of {', '.join(MODES)})")
+
+    def cutout(self) -> np.ndarray:
+        """RGBA uint8 H×W×4: the photo with the foreground alpha (Python API convenience)."""
+        rendered = self.render("cutout")
+        return np.dstack([rendered.rgb8(), rendered.alpha])
+
+
+def model_kind(loaded: LoadedModel) -> str:
+    """``classical`` (OpenCV), ``semantic`` / ``instance`` (torchvision) or ``probability`` (a net whose
+    last output channel is the foreground probability: ISNet, Selfie, Meet)."""
+    spec = loaded.spec
+    if isinstance(spec.weights, Builtin):
+        return "classical"
+    if isinstance(spec.weights, TorchvisionWeights):
+        return "instance" if spec.architecture.startswith("torchvision.models.detection") else "semantic"
+    return "probability"
+
+
+class Segmenter:
+    """The segment task for one loaded model; with a ``plan`` it writes each image's rendering."""
+
+    def __init__(
+        self,
+        model: LoadedModel,
+        options: SegmentOptions | None = None,
+        plan: OutputPlan | None = None,
+        items: Sequence[InputItem] = (),
+        stdout: BinaryIO | None = None,
+    ):
+        self.model = model
+        self.options = options or SegmentOptions()
+        self.plan = plan
+        self.items = {item.source: item for item in items}
+        self.stdout = stdout  # the real stdout for -o - (records then go to stderr)
+        self.kind = model_kind(model)
+        self.spec = model.spec.input_spec()
+        self.labels = model.spec.categories() if self.kind in ("semantic", "instance") else []
+        self.method = resolve(model.spec.architecture) if self.kind == "classical" else None
+
+    def prepare(self, image: Image) -> Prepared:
+        item = self.items.get(image.name)
+        if self.plan is not None and item is not None and not self.plan.to_stdout:
+            self.plan.check(item, self.plan.path_for(item))  # refuse before the expensive part
+        rgb = image.rgb8()
+        if self.kind == "classical":
+            array, affine = fit_within(rgb, classical_segment.WORKING_SIZE[self.model.spec.name])
+        else:
+            array, affine = prepare(rgb, self.spec)
+        return Prepared(image, array, context=affine, key=array.shape)
+
+    @torch.inference_mode()
+    def forward(self, arrays: list[np.ndarray]) -> list[Any]:
+        if self.kind == "classical":
+            return arrays  # the OpenCV work runs in finish, on the worker threads
+        batch = to_batch(arrays, self.spec, self.model.device, self.model.dtype)
+        if self.kind == "instance":
+            outputs = self.model.module(list(batch))
+            return [{key: value.float().cpu().numpy() for key, value in out.items()} for out in outputs]
+        output = self.model(batch)
+        if self.kind == "semantic":
+            return list(torch.softmax(output["out"].float(), dim=1).cpu().numpy())
+        return list(output[:, -1].float().cpu().numpy())
+
+    def finish(self, prepared: Prepared, output: Any) -> SegmentResult:
+        image, affine = prepared.image, prepared.context
+        name, width, height = image.name, image.width, image.height
+        result = SegmentResult(name, self.model.spec.name, width, height, 0.0, None, mask=np.empty(0), image=image)
+        if self.kind == "classical":
+            low = self._classical(output, affine, width, height, result)
+        elif self.kind == "semantic":
+            check_sane(output, "class scores", name)
+            low = masks.to_image_geometry(1.0 - output[0], affine, width, height)
+            labels = masks.to_image_geometry(
+                output.argmax(0).astype(np.float32), affine, width, height, cv2.INTER_NEAREST
+            )
+            counts = np.bincount(labels.astype(np.int64).ravel(), minlength=len(self.labels)) / labels.size
+            result.classes = {self.labels[i]: round(float(c), 6) for i, c in enumerate(counts) if c > 0}
+        elif self.kind == "instance":
+            low = self._instances(output, affine, width, height, result)
+        else:
+            check_sane(output, "mask", name)  # a real photo never gives a bit-constant probability map
+            low = masks.to_image_geometry(output, affine, width, height)
+        result.mask = masks.guided_upsample(low, image.rgb8())
+        result.foreground, result.bbox = masks.measure(result.mask, self.options.threshold)
+        if self.options.polygons:
+            result.polygons = masks.polygons(result.mask, self.options.threshold)
+        if self.plan is not None:
+            result.output = self._write(result)
+        return result
+
+    def _classical(
+        self, pixels: np.ndarray, affine: Affine, width: int, height: int, result: SegmentResult
+    ) -> np.ndarray:
+        name = self.model.spec.name
+        box = self.options.box or classical_segment.centred_box(width, height)
+        try:
+            if name == "kmeans":
+                found = self.method(pixels, self.options.k)
+            elif name == "grabcut":
+                scaled = (
+                    int(box[0] * affine.scale_x),
+                    int(box[1] * affine.scale_y),
+                    int(np.ceil(box[2] * affine.scale_x)),
+                    int(np.ceil(box[3] * affine.scale_y)),
+                )
+                found = self.method(pixels, scaled)
+                found.extras["box"] = list(box)
+            else:
+                found = self.method(pixels)
+        except ValueError as exc:
+            raise InputError(f"{result.path}: {name}: {exc}") from None
+        check_sane(found.mask, "mask", result.path, allow_constant=True)  # a blank photo has no foreground
+        result.findings = found.extras
+        return found.mask
+
+    def _instances(
+        self, output: dict[str, np.ndarray], affine: Affine, width: int, height: int, result: SegmentResult
+    ) -> np.ndarray:
+        keep = output["scores"] >= INSTANCE_SCORE
+        probs = output["masks"][keep, 0]
+        check_sane(probs, "instance masks", result.path, allow_constant=True)
+        boxes = map_boxes(output["boxes"][keep], affine, width, height)
+        result.instances = [
+            {
+                "label": self.labels[int(label)],
+                "score": round(float(score), 4),
+                "bbox": [round(float(v), 1) for v in box],
+            }
+            for label, score, box in zip(output["labels"][keep], output["scores"][keep], boxes, strict=True)
+        ]
+        merged = probs.max(axis=0) if len(probs) else np.zeros(output["masks"].shape[2:], np.float32)
+        return masks.to_image_geometry(merged, affine, width, height)
+
+    def _write(self, result: SegmentResult) -> str:
+        rendered = result.render(self.options.mode, self.options.background)
+        return write_image(self.plan, self.items[result.path], rendered, self.stdout)
+
+
+def default_model() -> str:
+    """The registry's default (isnet) when it is pulled; otherwise the first embedded segment model, saying so."""
+    from optik.registry import DEFAULTS, get_spec, is_available, list_models, source_kind
+
+    preferred = get_spec(DEFAULTS["segment"], "segment")
+    if is_available(preferred):
+        return preferred.name
+    fallback = next(spec for spec in list_models("segment") if source_kind(spec) == "embedded")
+    log.warning(
+        "%s (any subject) is not pulled, using %s (people only); `optik models pull %s` to change that",
+        preferred.name,
+        fallback.name,
+        preferred.name,
+    )
+    return fallback.name
+
+
+def check_foreground(result: SegmentResult, minimum: float | None, maximum: float | None) -> str | None:
+    """Why ``result`` fails ``--min-foreground`` / ``--max-foreground``, or None."""
+    if minimum is not None and result.foreground < minimum:
+        return f"foreground {result.foreground:.3f} is below --min-foreground {minimum:g}"
+    if maximum is not None and result.foreground > maximum:
+        return f"foreground {result.foreground:.3f} is above --max-foreground {maximum:g}"
+    return None
