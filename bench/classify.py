@@ -128,7 +128,7 @@ def child(mode: str, paths_file: str, batch_size: int, model: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=240)
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=8, help="optik's default")
     parser.add_argument("--size", default="1600x1200", help="JPEG size WxH (some are rotated to HxW)")
     parser.add_argument("--model", default="mobilenet_v2")
     parser.add_argument("--child", nargs=2, metavar=("MODE", "PATHS"), help=argparse.SUPPRESS)

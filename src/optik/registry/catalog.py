@@ -53,6 +53,7 @@ MODELS: tuple[ModelSpec, ...] = (
             std=IMAGENET_STD,
         ),
         labels="imagenet",
+        channels_last=True,
         licence="BSD-3-Clause (torchvision weights; package MIT; ImageNet terms apply)",
         reference="Sandler et al. 2018, MobileNetV2: Inverted Residuals and Linear Bottlenecks",
         metrics={
@@ -91,6 +92,7 @@ MODELS: tuple[ModelSpec, ...] = (
             std=(128.0, 128.0, 128.0),
         ),
         labels="imagenet",
+        channels_last=True,
         licence="Apache-2.0",
         reference="Tan & Le 2019, EfficientNet; Lite variant from tensorflow/tpu efficientnet/lite",
         metrics={

@@ -122,7 +122,10 @@ class LoadedModel:
 
     @torch.inference_mode()
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
-        return self.module(batch.to(self.device, self.dtype))
+        batch = batch.to(self.device, self.dtype)
+        if self.spec.channels_last and batch.dim() == 4:
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        return self.module(batch)
 
     @property
     def dtype_name(self) -> str:
@@ -159,6 +162,8 @@ def load(
             module = spec.build()
             load_weights(module, read_state_dict(path), spec.name)
             module = module.eval().to(device=device, dtype=dtype)
+            if spec.channels_last:
+                module = module.to(memory_format=torch.channels_last)
             log.info("loaded %s (%s, sha256 %s…) on %s as %s", spec.name, path.name, digest[:12], device, dtype)
             _LOADED[key] = LoadedModel(spec, module, digest, device, dtype)
         return _LOADED[key]

@@ -86,6 +86,7 @@ class ModelSpec:
     metrics: Mapping[str, str] = field(default_factory=dict)
     notes: str = ""
     architecture_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    channels_last: bool = False  # run in NHWC memory layout (much faster for depthwise CNNs on oneDNN)
 
     def build(self) -> Any:
         """A fresh, randomly initialised module of this architecture."""
