@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -245,3 +246,44 @@ def run_job(
     if not options.quiet:
         click.echo(f"optik: {tally.summary()}", err=True)
     return tally.exit_code()
+
+
+def output_options(what: str) -> Callable[[Callable], Callable]:
+    """``-o``, ``--overwrite`` and ``--skip-existing`` for a command that writes ``what`` (images)."""
+
+    def decorate(command: Callable) -> Callable:
+        for decorator in reversed(
+            (
+                click.option(
+                    "-o",
+                    "--output",
+                    metavar="FILE|DIR|-",
+                    help=f"Write {what}: a file (one input), a directory (inputs mirrored below it), or - (stdout).",
+                ),
+                click.option("--overwrite", is_flag=True, help="Replace existing output files."),
+                click.option("--skip-existing", is_flag=True, help="Leave inputs whose output exists alone."),
+            )
+        ):
+            command = decorator(command)
+        return command
+
+    return decorate
+
+
+def image_plan(output: str, items: list, overwrite: bool, skip_existing: bool) -> Any:
+    """The :class:`OutputPlan` for image outputs; a single ``-o FILE`` must name an image format."""
+    from pathlib import Path
+
+    from optik.errors import UsageError
+    from optik.io.outputs import OutputPlan
+    from optik.preprocess.decode import IMAGE_EXTENSIONS
+
+    plan = OutputPlan.create(output, items, None, overwrite, skip_existing)
+    if not plan.many and not plan.to_stdout and Path(output).suffix.lower() not in IMAGE_EXTENSIONS:
+        raise UsageError(f"-o {output}: name an image file (.png, .jpg, .webp, .tif, .bmp) or a directory/")
+    return plan
+
+
+def records_stream(plan: Any) -> contextlib.AbstractContextManager:
+    """With ``-o -`` the image owns stdout, so the records go to stderr."""
+    return contextlib.redirect_stdout(sys.stderr) if plan is not None and plan.to_stdout else contextlib.nullcontext()

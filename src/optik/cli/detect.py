@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
 
 import click
 
-from optik.cli.common import RunOptions, input_arguments, run_job, run_options
+from optik.cli.common import (
+    RunOptions,
+    image_plan,
+    input_arguments,
+    output_options,
+    records_stream,
+    run_job,
+    run_options,
+)
 
 
 def _names(value: str | None) -> tuple[str, ...]:
@@ -27,9 +34,7 @@ def _names(value: str | None) -> tuple[str, ...]:
     help="Network input size: NanoDet's square (multiple of 32, 416); torchvision's shorter side; "
     "mtcnn/haar-face: downscale so the longer side is at most this.",
 )
-@click.option("-o", "--output", metavar="FILE|DIR|-", help="Write annotated (or with --redact, redacted) images.")
-@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
-@click.option("--skip-existing", is_flag=True, help="Leave inputs whose -o output exists alone.")
+@output_options("annotated (with --redact, redacted) images")
 @click.option("--crops", metavar="DIR", help="Save every detection as its own image below DIR.")
 @click.option(
     "--redact",
@@ -88,7 +93,6 @@ def detect(
     from optik.io.inputs import discover
     from optik.io.labels import CocoLabels, YoloLabels
     from optik.io.outputs import OutputPlan
-    from optik.preprocess.decode import IMAGE_EXTENSIONS
     from optik.registry import default_model
     from optik.tasks.detect import CSV_FIELDS, DetectSettings, ImageWriter, category_ids, check_counts, load_detector
 
@@ -101,9 +105,7 @@ def detect(
     if min_count is not None and max_count is not None and min_count > max_count:
         raise UsageError(f"--min-count {min_count} is above --max-count {max_count}")
     items = discover(images, recursive, files_from)
-    plan = OutputPlan.create(output, items, None, overwrite, skip_existing) if output else None
-    if plan and not plan.many and not plan.to_stdout and Path(output).suffix.lower() not in IMAGE_EXTENSIONS:
-        raise UsageError(f"-o {output}: name an image file (.png, .jpg, .webp, .tif, .bmp) or a directory/")
+    plan = image_plan(output, items, overwrite, skip_existing) if output else None
     crop_plan = OutputPlan(crops, many=True, overwrite=overwrite) if crops else None
     wanted, expected = _names(classes), _names(expect)
     outside = [label for label in expected if wanted and label not in wanted]
@@ -131,8 +133,7 @@ def detect(
         )
     checking = bool(expected) or min_count is not None or max_count is not None
     check = (lambda result: check_counts(result, expected, min_count, max_count)) if checking else None
-    records = contextlib.redirect_stdout(sys.stderr) if plan and plan.to_stdout else contextlib.nullcontext()
-    with records:
+    with records_stream(plan):
         code = run_job(detector, detector.model, items, run, CSV_FIELDS, check, plan.should_skip if plan else None)
     if writer.labels is not None:
         writer.labels.close()

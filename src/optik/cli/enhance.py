@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
 
 import click
 from click.core import ParameterSource
 
-from optik.cli.common import RunOptions, input_arguments, run_job, run_options
+from optik.cli.common import (
+    RunOptions,
+    image_plan,
+    input_arguments,
+    output_options,
+    records_stream,
+    run_job,
+    run_options,
+)
 
 
 def _record_operation(ctx: click.Context, param: click.Parameter, value: object) -> object:
@@ -31,11 +38,7 @@ def _operation(name: str, help: str, metavar: str | None = None, default: float 
 
 @click.command()
 @input_arguments
-@click.option(
-    "-o", "--output", metavar="FILE|DIR|-", help="Where to write: a file (one input), a directory, - (stdout)."
-)
-@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
-@click.option("--skip-existing", is_flag=True, help="Leave inputs whose output exists alone.")
+@output_options("the enhanced images")
 @click.option(
     "-m",
     "--model",
@@ -103,9 +106,7 @@ def enhance(
 
     from optik.errors import UsageError
     from optik.io.inputs import discover
-    from optik.io.outputs import OutputPlan
     from optik.preprocess.adjust import Operation
-    from optik.preprocess.decode import IMAGE_EXTENSIONS
     from optik.registry import default_model, load_model
     from optik.tasks.enhance import CSV_FIELDS, Enhancer
 
@@ -115,15 +116,12 @@ def enhance(
         raise UsageError("enhance writes images: give -o FILE (one input), -o DIR/ or -o - (stdout)")
     operations = [Operation(name, value).checked() for name, value in ctx.meta.get("optik.operations", [])]
     items = discover(images, recursive, files_from)
-    plan = OutputPlan.create(output, items, None, overwrite, skip_existing)
-    if not plan.many and not plan.to_stdout and Path(output).suffix.lower() not in IMAGE_EXTENSIONS:
-        raise UsageError(f"-o {output}: name an image file (.png, .jpg, .webp, .tif, .bmp) or a directory/")
+    plan = image_plan(output, items, overwrite, skip_existing)
     name = model or default_model("enhance").name
     if name == "none" and run.weights:
         raise UsageError("--weights needs a model; --model none runs no network")
     loaded = load_model(name, run.device, run.half, Path(run.weights) if run.weights else None, task="enhance")
     stdout = sys.stdout.buffer
     task = Enhancer(loaded, scale, tile, tile_pad, operations, plan, items, stdout)
-    records = contextlib.redirect_stdout(sys.stderr) if plan.to_stdout else contextlib.nullcontext()
-    with records:
+    with records_stream(plan):
         return run_job(task, loaded, items, run, CSV_FIELDS, skip=plan.should_skip)

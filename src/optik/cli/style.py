@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
 
 import click
 
-from optik.cli.common import RunOptions, input_arguments, run_job, run_options
+from optik.cli.common import (
+    RunOptions,
+    image_plan,
+    input_arguments,
+    output_options,
+    records_stream,
+    run_job,
+    run_options,
+)
 
 
 @click.command()
@@ -42,11 +49,7 @@ from optik.cli.common import RunOptions, input_arguments, run_job, run_options
     help="Run processing sizes over N px in N-px tiles; the norm statistics stay whole-image, so there are "
     "no seams [default: 1024; 0: never].",
 )
-@click.option(
-    "-o", "--output", metavar="FILE|DIR|-", help="Where to write: a file (one input), a directory, - (stdout)."
-)
-@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
-@click.option("--skip-existing", is_flag=True, help="Leave inputs whose output exists alone.")
+@output_options("the stylised images")
 @click.option("--list", "list_styles", is_flag=True, help="Print the style names and numbers, then exit.")
 @click.option("--gallery", metavar="SHEET.png", help="Render one IMAGE in every style and filter on a contact sheet.")
 @run_options
@@ -86,8 +89,6 @@ def style(
 
     from optik.errors import UsageError
     from optik.io.inputs import discover
-    from optik.io.outputs import OutputPlan
-    from optik.preprocess.decode import IMAGE_EXTENSIONS
     from optik.registry import load_model
     from optik.tasks.style import CSV_FIELDS, DEFAULT_TILE, Stylizer, parse_style
 
@@ -105,14 +106,11 @@ def style(
     if run.weights and choice.kind == "filter":
         raise UsageError(f"--weights needs a network; the {choice.name} filter has none")
     items = discover(images, recursive, files_from)
-    plan = OutputPlan.create(output, items, None, overwrite, skip_existing)
-    if not plan.many and not plan.to_stdout and Path(output).suffix.lower() not in IMAGE_EXTENSIONS:
-        raise UsageError(f"-o {output}: name an image file (.png, .jpg, .webp, .tif, .bmp) or a directory/")
+    plan = image_plan(output, items, overwrite, skip_existing)
     loaded = load_model(choice.model, run.device, run.half, Path(run.weights) if run.weights else None, task="style")
     tile = DEFAULT_TILE if tile is None else tile
     task = Stylizer(loaded, choice, strength, size, preserve_color, tile, plan, items, sys.stdout.buffer)
-    records = contextlib.redirect_stdout(sys.stderr) if plan.to_stdout else contextlib.nullcontext()
-    with records:
+    with records_stream(plan):
         return run_job(task, loaded, items, run, CSV_FIELDS, skip=plan.should_skip)
 
 
