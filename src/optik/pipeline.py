@@ -63,8 +63,13 @@ def run(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     skip: Callable[[InputItem], bool] | None = None,
 ) -> Iterator[Outcome]:
-    """Yield one :class:`Outcome` per item, in order."""
-    window = max(2 * batch_size, batch_size + 2 * workers)
+    """Yield one :class:`Outcome` per item, in order.
+
+    At most one batch plus one image per worker is decoded ahead, so memory stays bounded on large images;
+    a task that works image by image says so with ``batch_limit = 1``.
+    """
+    batch_size = min(batch_size, getattr(task, "batch_limit", batch_size))
+    window = batch_size + workers
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="optik") as pool:
         pending: deque[tuple[InputItem, Future | None]] = deque()
         finished: deque[Future | Outcome] = deque()

@@ -33,7 +33,8 @@ class Task(Protocol):
     """prepare (worker threads) → forward (one batch on the device) → finish (worker threads).
 
     A task may set ``decode_min_side``: the shorter side it needs at most, so that large JPEGs
-    can be decoded at a reduced scale (see :func:`optik.preprocess.decode.decode`).
+    can be decoded at a reduced scale (see :func:`optik.preprocess.decode.decode`), and
+    ``batch_limit``: the most images one forward call takes (1 for tile-by-tile tasks).
     """
 
     def prepare(self, image: Image) -> Prepared: ...

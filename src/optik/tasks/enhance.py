@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import count
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -115,6 +114,8 @@ def as_array(image: Image) -> np.ndarray:
 class Enhancer:
     """The enhance task for one loaded model (``module`` None: the builtin ``none`` model)."""
 
+    batch_limit = 1  # images go one at a time, tile by tile
+
     def __init__(
         self,
         model: LoadedModel,
@@ -137,7 +138,6 @@ class Enhancer:
         self.tile, self.tile_pad = tile, tile_pad
         self.plan, self.items = plan, {item.source: item for item in items}
         self.stdout = stdout  # default: sys.stdout.buffer, looked up when an image goes there
-        self._keys = count()
 
     def _native_scale(self) -> int:
         """The network's own factor, read off a tiny forward pass (1 without a network)."""
@@ -168,7 +168,7 @@ class Enhancer:
                 f"{_mebibytes(free)} free (use a smaller --scale)"
             )
         pixels = apply_operations(image.pixels, self.before, image.alpha)
-        return Prepared(image, pixels, context=time.perf_counter() - start, key=(next(self._keys),))
+        return Prepared(image, pixels, context=time.perf_counter() - start, key=())
 
     def forward(self, arrays: list[np.ndarray]) -> list[Upscaled]:
         return [self._upscale(pixels) for pixels in arrays]
