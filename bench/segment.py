@@ -3,7 +3,7 @@
     python bench/segment.py [--threads 1] [--repeat 3] [--size 6000x4000]
 
 Each measurement runs in its own process (so each peak RSS is its own), on CPU:
-  isnet-torch   optik's ISNet forward at 1024x1024 (float32)
+  isnet-torch   optik's ISNet forward at 1024x1024 (float32, channels-last)
   isnet-ort     onnxruntime on the original fp16 ONNX from @imgly/background-removal-data, the runtime
                 rembg uses: the baseline for the ISNet figures
   selfie        the Selfie forward at 256x256
@@ -53,10 +53,9 @@ def run_isnet_torch(repeat: int, args: argparse.Namespace) -> dict:
 
     from optik.registry import load_model
 
-    module = load_model("isnet", "cpu").module
+    model = load_model("isnet", "cpu")  # as optik runs it (channels-last when the registry says so)
     batch = torch.from_numpy(_imgly_input(1024) / 255.0)
-    with torch.inference_mode():
-        return {"ms": _timed(lambda: module(batch), repeat)}
+    return {"ms": _timed(lambda: model(batch), repeat)}
 
 
 def run_isnet_ort(repeat: int, args: argparse.Namespace) -> dict:
@@ -193,7 +192,7 @@ def main() -> None:
         import onnxruntime
 
         row(f"ISNet 1024, onnxruntime {onnxruntime.__version__} on the fp16 ONNX (baseline)", "isnet-ort")
-        row("ISNet 1024, optik (torch, float32)", "isnet-torch", "isnet-ort", "isnet-ort")
+        row("ISNet 1024, optik (torch, float32, channels-last)", "isnet-torch", "isnet-ort", "isnet-ort")
         row("optik.segment(astronaut 512x512, isnet), end to end", "e2e-isnet", "isnet-torch")
     row("Selfie 256 forward", "selfie")
     row("optik.segment(astronaut 512x512, selfie), end to end", "e2e-selfie", "selfie")

@@ -14,7 +14,7 @@ import torch
 import optik
 from optik.errors import InputError, ModelUnavailable, UsageError
 from optik.preprocess import masks
-from optik.registry import get_spec, is_available, loading
+from optik.registry import get_spec, is_available, loading, upstream
 from optik.tasks.segment import SegmentResult
 from tests.conftest import EXAMPLES
 from tests.helpers import jsonl
@@ -135,6 +135,43 @@ def test_grabcut_with_a_box(selfie_astronaut):
     assert (person & cut).sum() / (person | cut).sum() > 0.6
     with pytest.raises(InputError, match="no background to learn from"):
         optik.segment(ASTRONAUT, model="grabcut", box=(0, 0, 512, 512))
+
+
+def test_grabcut_seeded_by_the_detector(selfie_astronaut):
+    """box="auto": nanodet's best box (the astronaut, without the helmet she holds, which selfie counts
+    as person) seeds grabcut; measured IoU with selfie's mask 0.61, against 0.44 for the centred default."""
+    best = optik.detect(ASTRONAUT, model="nanodet").detections[0]
+    assert best.label == "person"
+    result = optik.segment(ASTRONAUT, model="grabcut", box="auto")
+    assert result.findings["seed"] == {"from": "nanodet", "label": "person", "score": round(best.score, 4)}
+    x1, y1, x2, y2 = best.box
+    assert result.findings["box"] == [
+        int(np.floor(x1)),
+        int(np.floor(y1)),
+        int(np.ceil(x2)),
+        min(512, int(np.ceil(y2))),
+    ]
+    assert result.mask[110, 225] == 255 and result.mask[40, 480] == 0  # face in, backdrop out
+    assert result.mask[450, 400] == 0  # the helmet is outside the person box
+    person, cut = selfie_astronaut.mask >= 128, result.mask >= 128
+    centred = optik.segment(ASTRONAUT, model="grabcut").mask >= 128
+    iou, iou_centred = ((person & m).sum() / (person | m).sum() for m in (cut, centred))
+    assert iou > 0.58 and iou > iou_centred + 0.1, (iou, iou_centred)
+
+
+def test_grabcut_auto_falls_back_to_the_centred_box_and_says_so(tmp_path):
+    rocket = str(EXAMPLES / "rocket.jpg")  # nanodet finds nothing in it
+    torso = str(tmp_path / "torso.png")  # the astronaut from the shoulders down: her box is the whole image
+    cv2.imwrite(torso, read(ASTRONAUT)[200:512, 40:340])
+    run = run_optik("segment", rocket, torso, "-m", "grabcut", "--box", "auto", "--format", "jsonl")
+    assert run.returncode == 0, run.stderr
+    records = jsonl(run.stdout)
+    assert [record["seed"] for record in records] == [{"from": "centred"}] * 2
+    assert [record["box"] for record in records] == [[64, 42, 576, 385], [30, 31, 270, 281]]  # 10 % in
+    assert f"{rocket}: nanodet found nothing; grabcut seeded by the centred box" in run.stderr
+    assert f"{torso}: nanodet's best box (person) covers the whole image; grabcut seeded by" in run.stderr
+    assert 0.2 < records[0]["foreground"] < 0.6  # the rocket; the torso's suit touches every border, so
+    assert records[1]["foreground"] < 0.2  # grabcut learns it as background: a fallback, not a good cut
 
 
 def test_watershed_counts_the_coins(sample):
@@ -303,3 +340,77 @@ def test_isnet_guided_upsampling_recovers_its_full_resolution_edges():
 def test_meet_on_astronaut():
     result = optik.segment(ASTRONAUT, model="meet")
     assert result.foreground == pytest.approx(0.3439, abs=0.01)  # TF.js at 144x256 (WEIGHTS.md)
+
+
+IMGLY = upstream.IMGLY_BACKGROUND_REMOVAL_DATA
+needs_imgly = pytest.mark.skipif(not IMGLY.is_unpacked(), reason="run `make test-pulled` (AGPL, pull-only)")
+
+
+@pytest.fixture
+def pull_home(tmp_path, monkeypatch) -> Path:
+    """An empty ``OPTIK_HOME`` that sees the packages already unpacked here (pulls need no network)."""
+    unpacked = {package: package.unpacked_dir() for package in (IMGLY, upstream.HUMAN_MODELS)}
+    monkeypatch.setenv("OPTIK_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(loading, "_LOADED", {})  # models load from this home, not from this process's cache
+    for package, directory in unpacked.items():
+        if directory.exists():
+            package.unpacked_dir().parent.mkdir(parents=True, exist_ok=True)
+            package.unpacked_dir().symlink_to(directory)
+    return tmp_path / "home"
+
+
+def assert_lossless_float16(path: Path, float32: dict[str, torch.Tensor]) -> None:
+    """Kernels stored as fp16, the small 1-D tensors as fp32, and every value exactly the fp32 conversion's."""
+    from safetensors.torch import load_file
+
+    stored = load_file(str(path))
+    assert set(stored) == set(float32)
+    for key, value in float32.items():
+        assert stored[key].dtype == (torch.float16 if value.dim() >= 2 else torch.float32), key
+        assert torch.equal(stored[key].float(), value), key
+
+
+@pytest.mark.pulled
+@pytest.mark.parametrize(("name", "megabytes"), [("isnet", 88.1), ("meet", 0.39)])
+def test_pulled_models_are_stored_in_float16_without_loss(name, megabytes, pull_home):
+    from optik.convert.build import convert_weights
+    from optik.registry.pull import pull
+
+    spec = get_spec(name)
+    if not spec.weights.package.is_unpacked():
+        pytest.skip(f"{spec.weights.package.spec} is not unpacked here; run `make test-pulled`")
+    path = pull(spec)
+    assert path == pull_home / "models" / f"{name}.safetensors"
+    assert spec.weights.storage == "float16" and path.stat().st_size / 1e6 == pytest.approx(megabytes, rel=0.1)
+    assert_lossless_float16(path, convert_weights(spec, spec.weights.package.unpacked_dir()))  # fp32 conversion
+    assert loading.verify(spec)[0] == path
+
+
+@pytest.mark.pulled
+@needs_imgly
+def test_isnet_pulls_from_its_reassembled_onnx(tmp_path, monkeypatch):
+    """`optik models pull isnet --from isnet.onnx`: the ONNX alone (no npm) gives the same weights."""
+    from optik.convert.build import convert_weights
+    from optik.convert.isnet import MEDIUM_SHA256, assemble_isnet_onnx
+
+    spec = get_spec("isnet")
+    assert spec.weights.single_file.sha256 == MEDIUM_SHA256
+    model = assemble_isnet_onnx(IMGLY.unpacked_dir())
+    home = tmp_path / "home"  # no packages at all there
+    env = {"OPTIK_HOME": str(home)}
+    wrong = tmp_path / "damaged.onnx"
+    wrong.write_bytes(model[:-1] + bytes([model[-1] ^ 1]))  # one bit flipped
+    run = run_optik("models", "pull", "isnet", "--from", str(wrong), env=env)
+    assert run.returncode == 4 and "Traceback" not in run.stderr
+    assert "damaged.onnx is neither the @imgly/background-removal-data@1.4.5 archive nor the reassembled" in run.stderr
+    assert not (home / "models").exists()
+    source = tmp_path / "isnet.onnx"
+    source.write_bytes(model)
+    run = run_optik("models", "pull", "isnet", "--from", str(source), env=env)
+    assert run.returncode == 0, run.stderr
+    path = home / "models" / "isnet.safetensors"
+    assert_lossless_float16(path, convert_weights(spec, IMGLY.unpacked_dir()))
+    monkeypatch.setenv("OPTIK_HOME", str(home))
+    monkeypatch.setattr(loading, "_LOADED", {})
+    result = optik.segment(EXAMPLES / "chelsea.png", model="isnet")
+    assert result.foreground == pytest.approx(0.7728, abs=3e-3)  # img.ly's own pipeline (WEIGHTS.md)

@@ -23,7 +23,8 @@ from optik.convert.isnet import assemble_isnet_onnx, convert_isnet
 from optik.convert.selfie import convert_meet, convert_selfie
 from optik.nets.isnet import ISNetDIS
 from optik.nets.selfie import MEET_SIZE, SELFIE_SIZE, MeetSegmenter, SelfieSegmenter
-from optik.registry import upstream
+from optik.registry import get_spec, upstream
+from optik.registry.loading import LoadedModel
 from optik.registry.packages import Package
 
 SELFIE_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "selfie_tfjs.npz"
@@ -102,10 +103,14 @@ def isnet_onnx(unpacked: Callable[[Package], Path]) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def isnet(isnet_onnx: bytes) -> ISNetDIS:
-    model = ISNetDIS().eval()
-    model.load_state_dict(convert_isnet(isnet_onnx))
-    return model
+def isnet(isnet_onnx: bytes) -> LoadedModel:
+    """The port as optik runs it (channels-last when the registry row says so)."""
+    spec = get_spec("isnet")
+    module = ISNetDIS().eval()
+    module.load_state_dict(convert_isnet(isnet_onnx))
+    if spec.channels_last:
+        module = module.to(memory_format=torch.channels_last)
+    return LoadedModel(spec, module, "", torch.device("cpu"), torch.float32)
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +124,7 @@ def isnet_session(isnet_onnx: bytes) -> ort.InferenceSession:
 @needs_isnet
 @pytest.mark.parametrize(("name", "p_mean", "foreground"), [("astronaut", 0.5340, 0.5353), ("chelsea", 0.7380, 0.7728)])
 def test_isnet_matches_onnxruntime(
-    isnet: ISNetDIS,
+    isnet: LoadedModel,
     isnet_session: ort.InferenceSession,
     sample: Callable[[str], np.ndarray],
     name: str,
@@ -129,8 +134,7 @@ def test_isnet_matches_onnxruntime(
     image = sample(name)
     pixels = _imgly_resize(image, 1024, 1024).transpose(2, 0, 1)[None].astype(np.float32)
     expected = isnet_session.run(["output"], {"input": (pixels - 128.0) / 256.0})[0][0, 0]
-    with torch.no_grad():
-        prob = isnet(torch.from_numpy(pixels / 255.0))[0, 0].numpy()
+    prob = isnet(torch.from_numpy(pixels / 255.0))[0, 0].numpy()
     assert prob.shape == expected.shape == (1024, 1024)
     assert _iou(prob >= 0.5, expected >= 0.5) >= 0.98
     assert np.abs(prob - expected).mean() <= 0.01

