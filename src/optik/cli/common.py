@@ -270,15 +270,16 @@ def output_options(what: str) -> Callable[[Callable], Callable]:
     return decorate
 
 
-def image_plan(output: str, items: list, overwrite: bool, skip_existing: bool) -> Any:
-    """The :class:`OutputPlan` for image outputs; a single ``-o FILE`` must name an image format."""
+def image_plan(output: str, items: list, overwrite: bool, skip_existing: bool, suffix: str | None = None) -> Any:
+    """The :class:`OutputPlan` for image outputs (``suffix`` forces a format in directories); a single
+    ``-o FILE`` must name an image format."""
     from pathlib import Path
 
     from optik.errors import UsageError
     from optik.io.outputs import OutputPlan
     from optik.preprocess.decode import IMAGE_EXTENSIONS
 
-    plan = OutputPlan.create(output, items, None, overwrite, skip_existing)
+    plan = OutputPlan.create(output, items, suffix, overwrite, skip_existing)
     if not plan.many and not plan.to_stdout and Path(output).suffix.lower() not in IMAGE_EXTENSIONS:
         raise UsageError(f"-o {output}: name an image file (.png, .jpg, .webp, .tif, .bmp) or a directory/")
     return plan

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 import sys
 from pathlib import Path
@@ -10,7 +9,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-from optik.cli.common import RunOptions, input_arguments, run_job, run_options
+from optik.cli.common import (
+    RunOptions,
+    image_plan,
+    input_arguments,
+    output_options,
+    records_stream,
+    run_job,
+    run_options,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -93,9 +100,7 @@ def _box(value: str | None) -> tuple[int, int, int, int] | str | None:
     metavar="X1,Y1,X2,Y2|auto",
     help="grabcut: the box around the subject, or auto: nanodet's best detection (default: centred, 10 % in).",
 )
-@click.option("-o", "--output", metavar="FILE|DIR|-", help="Write images: a file (one input), a directory, - (stdout).")
-@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
-@click.option("--skip-existing", is_flag=True, help="Leave inputs whose output exists alone.")
+@output_options("images (what --mode asks)")
 @click.option(
     "--min-foreground", type=click.FloatRange(0, 1), help="Fail (exit 1) when less of the image is foreground."
 )
@@ -138,8 +143,6 @@ def segment(
     """
     from optik.errors import UsageError
     from optik.io.inputs import discover
-    from optik.io.outputs import OutputPlan
-    from optik.preprocess.decode import IMAGE_EXTENSIONS
     from optik.registry import get_spec, load_model, source_kind
     from optik.tasks.segment import (
         CSV_FIELDS,
@@ -169,14 +172,10 @@ def segment(
     items = discover(images, recursive, files_from)
     plan = None
     if output is not None:
-        suffix = ".png" if mode in ("cutout", "mask") else None
-        plan = OutputPlan.create(output, items, suffix, overwrite, skip_existing)
-        single = Path(output).suffix.lower()
-        if not plan.many and not plan.to_stdout:
-            if single not in IMAGE_EXTENSIONS:
-                raise UsageError(f"-o {output}: name an image file (.png, .jpg, .webp, .tif) or a directory/")
-            if mode == "cutout" and single not in _ALPHA_EXTENSIONS:
-                raise UsageError(f"-o {output}: a cut-out has transparency; write .png, .webp or .tif")
+        plan = image_plan(output, items, overwrite, skip_existing, ".png" if mode in ("cutout", "mask") else None)
+        single_file = not plan.many and not plan.to_stdout
+        if single_file and mode == "cutout" and Path(output).suffix.lower() not in _ALPHA_EXTENSIONS:
+            raise UsageError(f"-o {output}: a cut-out has transparency; write .png, .webp or .tif")
     settings = SegmentOptions(mode, threshold, None, polygons, k or 2, _box(box))
     if background is not None:
         settings.background = _background(background, run.max_pixels)
@@ -186,6 +185,5 @@ def segment(
     check = None
     if min_foreground is not None or max_foreground is not None:
         check = lambda result: check_foreground(result, min_foreground, max_foreground)  # noqa: E731
-    records = contextlib.redirect_stdout(sys.stderr) if plan and plan.to_stdout else contextlib.nullcontext()
-    with records:
+    with records_stream(plan):
         return run_job(task, loaded, items, run, CSV_FIELDS, check, skip=plan.should_skip if plan else None)
