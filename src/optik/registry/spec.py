@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -147,6 +147,3 @@ def _torchvision_input(enum: str) -> InputSpec:
         mean=tuple(transforms.mean),
         std=tuple(transforms.std),
     )
-
-
-Converter = Callable[[Path], dict]
