@@ -86,7 +86,7 @@ def end_to_end(model: str, paths: list[Path], batch_size: int, annotate: bool) -
 
     items = discover([str(p) for p in paths])
     with tempfile.TemporaryDirectory() as out:
-        writer = ImageWriter(items, OutputPlan(out, many=True)) if annotate else None
+        writer = ImageWriter(OutputPlan(out, many=True)) if annotate else None
         detector = load_detector(model, device="cpu", writer=writer)
         list(pipeline.run(detector, items[:batch_size], batch_size))  # warm-up (writes a few files)
         if writer is not None:

@@ -36,10 +36,15 @@ def _error_text(exc: BaseException, item: InputItem) -> str:
     return f"{item.source}: {exc.__class__.__name__}: {exc}"
 
 
-def _prepare(task: Task, item: InputItem, max_pixels: int) -> tuple[Prepared, float]:
+def _prepare(
+    task: Task, item: InputItem, max_pixels: int, refuse: Callable[[InputItem], None] | None
+) -> tuple[Prepared, float]:
     start = time.perf_counter()
+    if refuse is not None:
+        refuse(item)  # e.g. an existing output without --overwrite: before decoding
     image = decode(item.read(), item.source, max_pixels, getattr(task, "decode_min_side", None))
     prepared = task.prepare(image)
+    prepared.item = item
     return prepared, (time.perf_counter() - start) * 1e3
 
 
@@ -62,6 +67,7 @@ def run(
     workers: int = 2,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     skip: Callable[[InputItem], bool] | None = None,
+    refuse: Callable[[InputItem], None] | None = None,
 ) -> Iterator[Outcome]:
     """Yield one :class:`Outcome` per item, in order.
 
@@ -81,7 +87,7 @@ def run(
                 if item is None:
                     return
                 skipped = skip is not None and skip(item)
-                pending.append((item, None if skipped else pool.submit(_prepare, task, item, max_pixels)))
+                pending.append((item, None if skipped else pool.submit(_prepare, task, item, max_pixels, refuse)))
 
         def drain(block: bool) -> Iterator[Outcome]:
             while finished and (block or not isinstance(finished[0], Future) or finished[0].done()):

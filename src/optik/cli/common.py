@@ -201,9 +201,12 @@ def run_job(
     options: RunOptions,
     csv_fields: tuple[str, ...],
     check: Callable[[Any], str | None] | None = None,
-    skip: Callable | None = None,
+    plan: Any = None,
 ) -> int:
-    """Run ``task`` over ``items``: records on stdout, errors and the summary on stderr; the exit code."""
+    """Run ``task`` over ``items``: records on stdout, errors and the summary on stderr; the exit code.
+
+    ``plan``: the images' :class:`OutputPlan` — existing outputs are skipped (``--skip-existing``) or
+    refused before any work is spent on them."""
     from optik import pipeline
     from optik.io.records import RecordWriter
 
@@ -213,7 +216,8 @@ def run_job(
     writer = RecordWriter(options.fmt, csv_fields)
     provenance = model_fields(loaded)
     try:
-        for outcome in pipeline.run(task, items, options.batch_size, options.workers, options.max_pixels, skip):
+        skip, refuse = (plan.should_skip, plan.refuse_early) if plan is not None else (None, None)
+        for outcome in pipeline.run(task, items, options.batch_size, options.workers, options.max_pixels, skip, refuse):
             progress.step()
             if outcome.skipped:
                 tally.skipped += 1

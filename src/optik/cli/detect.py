@@ -112,7 +112,7 @@ def detect(
     if outside:
         raise UsageError(f"--expect {','.join(outside)} is not among --classes {classes}")
     settings = DetectSettings(conf, iou, max_det, wanted, imgsz)
-    writer = ImageWriter(items, plan, redact, crop_plan, stdout=sys.stdout.buffer)
+    writer = ImageWriter(plan, redact, crop_plan, stdout=sys.stdout.buffer)
     detector = load_detector(
         model or default_model("detect").name,
         settings,
@@ -134,7 +134,7 @@ def detect(
     checking = bool(expected) or min_count is not None or max_count is not None
     check = (lambda result: check_counts(result, expected, min_count, max_count)) if checking else None
     with records_stream(plan):
-        code = run_job(detector, detector.model, items, run, CSV_FIELDS, check, plan.should_skip if plan else None)
+        code = run_job(detector, detector.model, items, run, CSV_FIELDS, check, plan)
     if writer.labels is not None:
         writer.labels.close()
     return code

@@ -122,6 +122,6 @@ def enhance(
         raise UsageError("--weights needs a model; --model none runs no network")
     loaded = load_model(name, run.device, run.half, Path(run.weights) if run.weights else None, task="enhance")
     stdout = sys.stdout.buffer
-    task = Enhancer(loaded, scale, tile, tile_pad, operations, plan, items, stdout)
+    task = Enhancer(loaded, scale, tile, tile_pad, operations, plan, stdout)
     with records_stream(plan):
-        return run_job(task, loaded, items, run, CSV_FIELDS, skip=plan.should_skip)
+        return run_job(task, loaded, items, run, CSV_FIELDS, plan=plan)

@@ -181,9 +181,9 @@ def segment(
         settings.background = _background(background, run.max_pixels)
     loaded = load_model(name, run.device, run.half, Path(run.weights) if run.weights else None, task="segment")
     seeder = load_seeder(run.device, run.half) if settings.box == "auto" else None
-    task = Segmenter(loaded, settings, plan, items, sys.stdout.buffer, seeder)
+    task = Segmenter(loaded, settings, plan, sys.stdout.buffer, seeder)
     check = None
     if min_foreground is not None or max_foreground is not None:
         check = lambda result: check_foreground(result, min_foreground, max_foreground)  # noqa: E731
     with records_stream(plan):
-        return run_job(task, loaded, items, run, CSV_FIELDS, check, skip=plan.should_skip if plan else None)
+        return run_job(task, loaded, items, run, CSV_FIELDS, check, plan)

@@ -109,9 +109,9 @@ def style(
     plan = image_plan(output, items, overwrite, skip_existing)
     loaded = load_model(choice.model, run.device, run.half, Path(run.weights) if run.weights else None, task="style")
     tile = DEFAULT_TILE if tile is None else tile
-    task = Stylizer(loaded, choice, strength, size, preserve_color, tile, plan, items, sys.stdout.buffer)
+    task = Stylizer(loaded, choice, strength, size, preserve_color, tile, plan, sys.stdout.buffer)
     with records_stream(plan):
-        return run_job(task, loaded, items, run, CSV_FIELDS, skip=plan.should_skip)
+        return run_job(task, loaded, items, run, CSV_FIELDS, plan=plan)
 
 
 def _print_styles(fmt: str) -> int:

@@ -60,6 +60,11 @@ class OutputPlan:
     def should_skip(self, item: InputItem) -> bool:
         return self.skip_existing and not self.to_stdout and self.path_for(item).exists()
 
+    def refuse_early(self, item: InputItem) -> None:
+        """:meth:`check` the output path before any work is spent on ``item``."""
+        if not self.to_stdout:
+            self.check(item, self.path_for(item))
+
     def check(self, item: InputItem, path: Path) -> None:
         """Refuse to replace an input, or an existing file without ``--overwrite``."""
         if not item.is_stdin and path.exists() and os.path.samefile(path, item.source):

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from optik.errors import InputError
+from optik.io.inputs import InputItem
 from optik.preprocess.decode import Image
 
 
@@ -19,6 +20,7 @@ class Prepared:
     array: np.ndarray
     context: Any = None
     key: tuple = field(default=())
+    item: InputItem | None = None  # the input it came from (set by the pipeline; None in the Python API)
 
 
 class Result(Protocol):

@@ -142,20 +142,17 @@ class ImageWriter:
 
     def __init__(
         self,
-        items: Sequence[InputItem],
         output: OutputPlan | None = None,
         redact: str | None = None,
         crops: OutputPlan | None = None,
         labels: YoloLabels | CocoLabels | None = None,
         stdout: BinaryIO | None = None,
     ):
-        self.items = {item.source: item for item in items}
         self.output, self.redact, self.crops, self.labels = output, redact, crops, labels
         self.stdout = stdout or sys.stdout.buffer  # the real stdout, for -o - while records go to stderr
 
-    def write(self, image: Image, result: DetectResult) -> None:
-        item = self.items.get(image.name)
-        if item is None:
+    def write(self, image: Image, result: DetectResult, item: InputItem | None) -> None:
+        if item is None:  # the Python API: nothing to write
             return
         if self.output is not None:
             result.output = self._write_image(image, result, item)
@@ -271,7 +268,7 @@ class Detector:
         ]
         result = DetectResult(image.name, self.model.spec.name, image.width, image.height, detections)
         if self.writer is not None:
-            self.writer.write(image, result)
+            self.writer.write(image, result, prepared.item)
         return result
 
 

@@ -19,7 +19,6 @@ import numpy as np
 import torch
 
 from optik.errors import InputError
-from optik.io.inputs import InputItem
 from optik.io.outputs import OutputPlan, write_image
 from optik.preprocess.adjust import Operation, apply_operations, from_float, resample, to_float
 from optik.preprocess.decode import Image
@@ -124,7 +123,6 @@ class Enhancer:
         tile_pad: int = DEFAULT_TILE_PAD,
         operations: Sequence[Operation | str] = (),
         plan: OutputPlan | None = None,
-        items: Sequence[InputItem] = (),
         stdout: BinaryIO | None = None,
     ):
         self.model = model
@@ -136,7 +134,7 @@ class Enhancer:
         self.before = [operation for operation in parsed if operation.name == "denoise"]
         self.after = [operation for operation in parsed if operation.name != "denoise"]
         self.tile, self.tile_pad = tile, tile_pad
-        self.plan, self.items = plan, {item.source: item for item in items}
+        self.plan = plan
         self.stdout = stdout  # default: sys.stdout.buffer, looked up when an image goes there
 
     def _native_scale(self) -> int:
@@ -155,9 +153,6 @@ class Enhancer:
 
     def prepare(self, image: Image) -> Prepared:
         start = time.perf_counter()
-        item = self.items.get(image.name)
-        if self.plan is not None and item is not None and not self.plan.to_stdout:
-            self.plan.check(item, self.plan.path_for(item))  # refuse before the expensive part
         width, height = self.output_size(image)
         itemsize = image.pixels.itemsize  # the network's canvas, then the output with alpha and float temporaries
         needed = image.width * image.height * self.native**2 * 3 * itemsize + width * height * (4 * itemsize + 24)
@@ -238,12 +233,9 @@ class Enhancer:
         if self.plan is None:
             result.image = as_array(enhanced)
         else:
-            result.output = self._write(image.name, enhanced)
+            result.output = write_image(self.plan, prepared.item, enhanced, self.stdout)
         result.seconds = prepared.context + upscaled.seconds + time.perf_counter() - start
         return result
-
-    def _write(self, name: str, image: Image) -> str:
-        return write_image(self.plan, self.items[name], image, self.stdout)
 
 
 def _check_model_output(pixels: np.ndarray, image: Image) -> None:

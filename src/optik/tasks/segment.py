@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal
 
@@ -20,7 +19,6 @@ import numpy as np
 import torch
 
 from optik.errors import InputError
-from optik.io.inputs import InputItem
 from optik.io.outputs import OutputPlan, write_image
 from optik.nets import classical_segment
 from optik.preprocess import masks
@@ -163,14 +161,12 @@ class Segmenter:
         model: LoadedModel,
         options: SegmentOptions | None = None,
         plan: OutputPlan | None = None,
-        items: Sequence[InputItem] = (),
         stdout: BinaryIO | None = None,
         seeder: Any | None = None,
     ):
         self.model = model
         self.options = options or SegmentOptions()
         self.plan = plan
-        self.items = {item.source: item for item in items}
         self.stdout = stdout  # the real stdout for -o - (records then go to stderr)
         self.kind = model_kind(model)
         self.spec = model.spec.input_spec()
@@ -181,9 +177,6 @@ class Segmenter:
         self.seeder = seeder  # the detector for box="auto" (see load_seeder)
 
     def prepare(self, image: Image) -> Prepared:
-        item = self.items.get(image.name)
-        if self.plan is not None and item is not None and not self.plan.to_stdout:
-            self.plan.check(item, self.plan.path_for(item))  # refuse before the expensive part
         rgb = image.rgb8()
         if self.kind == "classical":
             array, affine = fit_within(rgb, classical_segment.WORKING_SIZE[self.model.spec.name])
@@ -228,7 +221,8 @@ class Segmenter:
         if self.options.polygons:
             result.polygons = masks.polygons(result.mask, self.options.threshold)
         if self.plan is not None:
-            result.output = self._write(result)
+            rendered = result.render(self.options.mode, self.options.background)
+            result.output = write_image(self.plan, prepared.item, rendered, self.stdout)
         return result
 
     def _classical(
@@ -299,10 +293,6 @@ class Segmenter:
         ]
         merged = probs.max(axis=0) if len(probs) else np.zeros(output["masks"].shape[2:], np.float32)
         return masks.to_image_geometry(merged, affine, width, height)
-
-    def _write(self, result: SegmentResult) -> str:
-        rendered = result.render(self.options.mode, self.options.background)
-        return write_image(self.plan, self.items[result.path], rendered, self.stdout)
 
 
 def default_model() -> str:

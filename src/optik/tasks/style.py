@@ -10,7 +10,7 @@ whole-image norm statistics (:mod:`optik.nets.stylenet_tiled`).
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -20,7 +20,6 @@ import numpy as np
 import torch
 
 from optik.errors import InputError, UsageError
-from optik.io.inputs import InputItem
 from optik.io.outputs import OutputPlan, image_extension, write_image
 from optik.nets.stylenet_tiled import multistyle_tiled, transformer_tiled
 from optik.preprocess.decode import IMAGE_EXTENSIONS, Image, decode, encode
@@ -397,7 +396,6 @@ class Stylizer:
         preserve_color: bool = False,
         tile: int = DEFAULT_TILE,
         plan: OutputPlan | None = None,
-        items: Sequence[InputItem] = (),
         stdout: BinaryIO | None = None,
     ):
         if choice.model != model.spec.name:
@@ -410,7 +408,7 @@ class Stylizer:
             raise UsageError(f"--tile {tile}: a multiple of 4, at least 64 (or 0: never tile)")
         self.model, self.choice, self.strength, self.size = model, choice, strength, size
         self.preserve_color, self.tile = preserve_color, tile
-        self.plan, self.items, self.stdout = plan, {item.source: item for item in items}, stdout
+        self.plan, self.stdout = plan, stdout
         self.device, self.dtype = model.device, model.dtype
         if choice.kind in ("preset", "blend"):
             self.weights = torch.tensor(choice.weights, dtype=self.dtype, device=self.device)
@@ -423,9 +421,6 @@ class Stylizer:
         if min(image.width, image.height) < MIN_SIDE:
             size = f"{image.width}×{image.height}"
             raise InputError(f"{image.name}: {size} is too small to stylise (a side under {MIN_SIDE} px)")
-        item = self.items.get(image.name)
-        if self.plan is not None and item is not None and not self.plan.to_stdout:
-            self.plan.check(item, self.plan.path_for(item))  # refuse before the expensive part
         rgb = flatten(image)
         if self.choice.kind == "image":
             long_side = self.size or ARBITRARY_SIZE
@@ -471,7 +466,7 @@ class Stylizer:
         if self.plan is None:
             result.image = np.dstack([pixels, alpha]) if alpha is not None else pixels
         else:
-            result.output = self._write(image.name, Image(pixels, alpha, False, image.name))
+            result.output = write_image(self.plan, prepared.item, Image(pixels, alpha, False, image.name), self.stdout)
         return result
 
     # the networks
@@ -514,9 +509,6 @@ class Stylizer:
             return [Stylised(_hwc(out[0])[:height, :width], tiles) for out, tiles in outputs]
         out = transformer(self._tensor(padded), vectors)
         return [Stylised(_hwc(one)[:height, :width]) for one in out]
-
-    def _write(self, name: str, image: Image) -> str:
-        return write_image(self.plan, self.items[name], image, self.stdout)
 
 
 def _hwc(tensor: torch.Tensor) -> np.ndarray:
