@@ -4,18 +4,36 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.optik-installed
 OUT    := out
+PIP    := -m pip install -q --disable-pip-version-check
+TORCH  := torch==2.14.1 torchvision==0.29.1
+LOCK   := constraints.txt
 
-.PHONY: setup demo test test-pulled lint models models-check bench clean
+.PHONY: setup lock fixtures demo test lint models models-check wheel bench clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile
+# Everything the suite imports comes at the exact version in $(LOCK); `make lock` refreshes it on purpose.
+$(STAMP): pyproject.toml setup.py $(LOCK) Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check torch==2.14.1 torchvision==0.29.1
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]'
+	$(BIN)/python $(PIP) -c $(LOCK) $(TORCH)
+	$(BIN)/python $(PIP) -c $(LOCK) -e '.[test]'
 	# the reference MTCNN for fidelity tests only; its pins predate torch 2.14, and it needs nothing else here
-	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps facenet-pytorch==2.6.0
+	$(BIN)/python $(PIP) -c $(LOCK) --no-deps facenet-pytorch
 	@touch $(STAMP)
+
+# The newest release of every test dependency, resolved in a scratch venv and pinned into $(LOCK).
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python $(PIP) $(TORCH)
+	.lock-venv/bin/python $(PIP) -e '.[test]'
+	.lock-venv/bin/python $(PIP) --no-deps facenet-pytorch==2.6.0
+	{ echo "# Exact versions for \`make setup\` (the test toolchain); regenerate with \`make lock\`."; \
+	  .lock-venv/bin/python -m pip freeze --all --exclude-editable | grep -v -e '^pip==' -e '^optik'; } > $(LOCK)
+	rm -rf .lock-venv
+
+# The upstream packages and pull-only models the tests compare against, cached before the tests run.
+fixtures: setup
+	$(BIN)/python -m tests.fixtures.fetch_all
 
 demo: setup
 	@mkdir -p $(OUT)
@@ -39,14 +57,9 @@ demo: setup
 		--overwrite --format jsonl > $(OUT)/enhance-classical.jsonl
 	@$(BIN)/python examples/summarize.py $(OUT)
 
-test: setup
+test: setup fixtures
 	$(BIN)/ruff check src tests bench examples
-	$(BIN)/python -m pytest -q
-
-test-pulled: setup
-	$(BIN)/optik models pull isnet
-	$(BIN)/optik models pull meet
-	$(BIN)/python -m pytest -q -m pulled
+	$(BIN)/python -m pytest -q --durations=10
 
 lint: setup
 	$(BIN)/ruff check src tests bench examples
@@ -58,8 +71,12 @@ models: setup
 models-check: setup
 	$(BIN)/python -m optik.convert.build --check
 
+# A wheel in dist/ that carries models/ (see setup.py): `pip install dist/optik-*.whl`.
+wheel: setup
+	$(BIN)/python -m pip wheel -q --no-deps --no-build-isolation -w dist .
+
 bench: setup
 	$(BIN)/python bench/classify.py
 
 clean:
-	rm -rf $(OUT) .pytest_cache .ruff_cache
+	rm -rf $(OUT) .pytest_cache .ruff_cache build dist .lock-venv

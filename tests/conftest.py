@@ -1,17 +1,38 @@
-"""Shared fixtures: real sample photos and the unpacked upstream packages."""
+"""Shared fixtures: real sample photos and the upstream packages, which ``make fixtures`` caches beforehand.
+
+The tests never touch the network: every upstream package and pull-only model comes from the cache
+that ``make fixtures`` fills (``make test`` runs it first). Nothing may skip silently either: a skip
+is a failure of the set-up, except for tests marked ``cuda`` on a machine without a GPU
+(``OPTIK_ALLOW_SKIPS=1`` relaxes that for a quick local run).
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from optik.errors import ModelUnavailable
-from optik.registry.packages import Package, fetch
+from optik.registry import upstream
+from optik.registry.packages import Package
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "images"
+MAY_SKIP = ("cuda",)  # markers of tests that may skip: no GPU here
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Turn a skip into a failure unless the test is marked as one that may skip (see the module docstring)."""
+    report = (yield).get_result()
+    if not report.skipped or os.environ.get("OPTIK_ALLOW_SKIPS") or hasattr(report, "wasxfail"):
+        return
+    if any(item.get_closest_marker(marker) for marker in MAY_SKIP):
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    report.outcome = "failed"
+    report.longrepr = f"skipped ({reason}): only tests marked {', '.join(MAY_SKIP)} may skip; run `make fixtures`"
 
 
 @pytest.fixture(scope="session")
@@ -29,15 +50,27 @@ def sample() -> Callable[[str], np.ndarray]:
 
 @pytest.fixture(scope="session")
 def unpacked() -> Callable[[Package], Path]:
-    """The unpacked directory of an upstream package (downloaded and verified once, then cached).
-
-    Without a package registry (offline) the tests that compare against the original skip.
-    """
+    """The unpacked directory of an upstream package, from the cache ``make fixtures`` filled."""
 
     def get(package: Package) -> Path:
-        try:
-            return fetch(package)
-        except ModelUnavailable as exc:
-            pytest.skip(f"original package unavailable: {exc}")
+        if not package.is_unpacked():
+            pytest.skip(f"{package.spec} is not in the cache ({package.unpacked_dir()})")
+        return package.unpacked_dir()
 
     return get
+
+
+@pytest.fixture
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty ``OPTIK_HOME`` (no pulled models) that still sees the unpacked upstream packages, so that a
+    pull needs no network; models load from it, not from this process's model cache."""
+    from optik.registry import loading
+
+    packages = {package: package.unpacked_dir() for package in upstream.ALL if package.is_unpacked()}
+    home = tmp_path / "home"
+    monkeypatch.setenv("OPTIK_HOME", str(home))
+    monkeypatch.setattr(loading, "_LOADED", {})
+    for package, directory in packages.items():
+        package.unpacked_dir().parent.mkdir(parents=True, exist_ok=True)
+        package.unpacked_dir().symlink_to(directory)
+    return home

@@ -9,12 +9,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
 import shutil
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from unittest import mock
 
 import cv2
 import numpy as np
@@ -22,7 +19,6 @@ import pytest
 import torch
 
 import optik
-from optik.cli.common import entry_point
 from optik.errors import UsageError
 from optik.io.inputs import InputItem
 from optik.io.labels import CocoLabels
@@ -30,11 +26,16 @@ from optik.preprocess.draw import pixel_region, redact
 from optik.registry import get_spec, loading
 from optik.tasks.detect import category_ids, check_counts
 from tests.conftest import EXAMPLES
-from tests.helpers import jsonl, write_rgb
+from tests.helpers import jsonl, optik_process, write_rgb
 from tests.helpers import optik as run_optik
 
 ASTRONAUT_FACE = [181.05, 62.16, 267.75, 172.05]  # facenet-pytorch's MTCNN (WEIGHTS.md §5)
 ASTRONAUT_PERSON = [15.1, 14.6, 364.5, 508.0]  # NanoDet-g in TF.js (WEIGHTS.md §5)
+
+
+def _run(*args: str) -> tuple[int, bytes, str]:
+    result = run_optik(*args)
+    return result.returncode, result.stdout, result.stderr
 
 
 def iou(a: list[float], b: list[float]) -> float:
@@ -46,29 +47,6 @@ def iou(a: list[float], b: list[float]) -> float:
 
 def inside(points: np.ndarray, box: tuple[float, ...]) -> bool:
     return bool(((points >= box[:2]) & (points <= box[2:])).all())
-
-
-@pytest.fixture
-def cli(capsysbinary: pytest.CaptureFixture) -> Callable[..., tuple[int, bytes, str]]:
-    """Run ``optik ARGS`` in this process (models stay loaded): (exit code, stdout bytes, stderr text).
-
-    The same entry point as the installed command; ``test_cli_checks_exit_1…`` runs a real subprocess too.
-    """
-
-    logger = logging.getLogger("optik")
-
-    def run(*args: str) -> tuple[int, bytes, str]:
-        capsysbinary.readouterr()
-        handlers, level = logger.handlers[:], logger.level
-        try:
-            with mock.patch.object(sys, "argv", ["optik", *args]), pytest.raises(SystemExit) as exited:
-                entry_point()
-        finally:
-            logger.handlers[:], logger.level = handlers, level  # the run set them up on captured stderr
-        out, err = capsysbinary.readouterr()
-        return exited.value.code, out, err.decode()
-
-    return run
 
 
 @pytest.fixture(scope="module")
@@ -176,9 +154,10 @@ def test_coco_labels_document(sample, tmp_path):
         CocoLabels(str(tmp_path / "labels.json"), items, labels, category_ids(labels))
 
 
-def test_cli_checks_exit_1_naming_the_failing_image(cli):
+def test_cli_checks_exit_1_naming_the_failing_image():
     images = [str(EXAMPLES / "astronaut.png"), str(EXAMPLES / "coffee.png")]
-    result = run_optik("detect", *images, "--expect", "person", "--max-count", "1", "--format", "csv", "--threads", "1")
+    args = ("--expect", "person", "--max-count", "1", "--format", "csv", "--threads", "1")
+    result = optik_process("detect", *images, *args)
     assert result.returncode == 1, result.stderr
     assert "check failed: " in result.stderr and "coffee.png: no person found" in result.stderr
     assert "astronaut.png: " not in result.stderr.split("check failed")[-1]
@@ -188,18 +167,18 @@ def test_cli_checks_exit_1_naming_the_failing_image(cli):
         ("astronaut.png", "person"),
         ("coffee.png", "dining table"),
     ]
-    code, _, err = cli("detect", images[0], "--expect", "horse", "--classes", "person")
+    code, _, err = _run("detect", images[0], "--expect", "horse", "--classes", "person")
     assert code == 2 and "not among --classes" in err
 
 
-def test_cli_anonymises_a_folder_crops_labels_and_bad_files(cli, tmp_path, sample):
+def test_cli_anonymises_a_folder_crops_labels_and_bad_files(tmp_path, sample):
     photos = tmp_path / "photos"
     (photos / "a").mkdir(parents=True)
     shutil.copy(EXAMPLES / "astronaut.png", photos / "a" / "astronaut.png")
     write_rgb(photos / "motorcycle.jpg", sample("motorcycle"))
     (photos / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     out, crops, labels = tmp_path / "anonymised", tmp_path / "crops", tmp_path / "labels"
-    code, stdout, stderr = cli(
+    code, stdout, stderr = _run(
         "detect", "-r", str(photos), "--model", "mtcnn", "--redact", "blur", "-o", f"{out}/", "--crops", str(crops),
         "--labels-out", str(labels), "--conf", "0.95", "--format", "jsonl",
     )  # fmt: skip
@@ -231,13 +210,13 @@ def test_cli_anonymises_a_folder_crops_labels_and_bad_files(cli, tmp_path, sampl
     assert (labels / "motorcycle.txt").read_text() == ""  # a negative example
 
     source, target = str(photos / "a" / "astronaut.png"), str(out / "a" / "astronaut.png")
-    code, _, stderr = cli("detect", source, "--model", "mtcnn", "--redact", "fill", "-o", target)
+    code, _, stderr = _run("detect", source, "--model", "mtcnn", "--redact", "fill", "-o", target)
     assert code == 3 and "exists (use --overwrite" in stderr
 
 
-def test_cli_annotated_image_to_stdout_records_to_stderr(cli):
+def test_cli_annotated_image_to_stdout_records_to_stderr():
     image = EXAMPLES / "astronaut.png"
-    code, stdout, stderr = cli("detect", str(image), "-o", "-", "--format", "jsonl")
+    code, stdout, stderr = _run("detect", str(image), "-o", "-", "--format", "jsonl")
     assert code == 0, stderr
     drawn = cv2.imdecode(np.frombuffer(stdout, np.uint8), cv2.IMREAD_COLOR)
     original = cv2.imread(str(image))
@@ -248,20 +227,20 @@ def test_cli_annotated_image_to_stdout_records_to_stderr(cli):
     assert (drawn[y1 + 60 : y2 - 10, x1 + 10 : x2 - 10] == original[y1 + 60 : y2 - 10, x1 + 10 : x2 - 10]).all()
 
 
-def test_torchvision_detector_runs_from_torchvisions_cache(cli, tmp_path, monkeypatch):
+def test_torchvision_detector_runs_from_torchvisions_cache(tmp_path, monkeypatch):
     """Plumbing only: a randomly initialised SSDlite under the file name torchvision's cache expects."""
     image = str(EXAMPLES / "astronaut.png")
     name = "ssdlite320_mobilenet_v3_large"
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.setattr(loading, "_LOADED", {})  # the random model stays out of this process's model cache
-    code, _, stderr = cli("detect", image, "--model", name)
+    code, _, stderr = _run("detect", image, "--model", name)
     assert code == 4 and f"optik models pull {name}" in stderr and "Traceback" not in stderr
     spec = get_spec(name)
     checkpoint = tmp_path / "hub" / "checkpoints" / spec.weights.weights().url.rsplit("/", 1)[-1]
     checkpoint.parent.mkdir(parents=True)
     torch.manual_seed(0)
     torch.save(spec.build().state_dict(), checkpoint)
-    code, stdout, stderr = cli(
+    code, stdout, stderr = _run(
         "detect", image, "--model", name, "--conf", "0", "--max-det", "5", "--imgsz", "256", "--format", "jsonl"
     )
     assert code == 0, stderr

@@ -6,10 +6,7 @@ compact realesr-animevideov3.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from types import SimpleNamespace
-from unittest import mock
 
 import cv2
 import numpy as np
@@ -23,15 +20,10 @@ from optik.preprocess.decode import Image
 from optik.registry import load_model
 from optik.tasks import enhance as enhance_task
 from tests.conftest import EXAMPLES
-from tests.helpers import jsonl, write_rgb
-from tests.helpers import optik as run_optik
+from tests.helpers import jsonl, optik_process, psnr, write_rgb
+from tests.helpers import optik as cli
 
 V3 = "realesr-animevideov3"
-
-
-def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(peak**2 / mse)
 
 
 def gradient_energy(image: np.ndarray) -> float:
@@ -60,21 +52,6 @@ def photo(sample):
 
 def read(path: Path) -> np.ndarray:
     return cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-
-
-def cli(*args: str) -> SimpleNamespace:
-    """``optik ARGS`` run in this process through the real entry point (exit code, stdout bytes, stderr text);
-    much quicker than a subprocess, which the tests keep for stdin/stdout and bad files."""
-    from click.testing import CliRunner
-
-    from optik.cli.common import entry_point
-
-    with CliRunner().isolation() as (out, err, _), mock.patch.object(sys, "argv", ["optik", *args]):
-        try:
-            entry_point()
-        except SystemExit as exc:
-            code = exc.code
-        return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue().decode())
 
 
 # --- the networks on real pictures -------------------------------------------------------------
@@ -322,7 +299,7 @@ def test_bad_inputs_fail_per_file_and_exit_3(tmp_path, photo):
     (folder / "empty.jpg").write_bytes(b"")
     (folder / "corrupt.png").write_bytes((EXAMPLES / "coffee.png").read_bytes()[:300])
     (folder / "notes.png").write_text("not an image")
-    result = run_optik("enhance", str(folder), "-m", V3, "-o", str(tmp_path / "out"), "--format", "jsonl")
+    result = cli("enhance", str(folder), "-m", V3, "-o", str(tmp_path / "out"), "--format", "jsonl")
     assert result.returncode == 3
     records = {Path(r["path"]).name: r for r in jsonl(result.stdout)}
     assert set(records) == {"good.png", "empty.jpg", "corrupt.png", "notes.png"}
@@ -357,7 +334,7 @@ def test_output_conventions(tmp_path, photo):
     assert read(tmp_path / "out" / "a.jpg").shape == (40, 40, 3)
     assert read(tmp_path / "out" / "sub" / "b.png").shape == (40, 40, 3)
     # stdout: a PNG and nothing else; the record goes to stderr
-    piped = run_optik("enhance", "-", *common, "-o", "-", "--format", "jsonl", stdin=source.read_bytes())
+    piped = optik_process("enhance", "-", *common, "-o", "-", "--format", "jsonl", stdin=source.read_bytes())
     assert piped.returncode == 0 and piped.stdout[:8] == b"\x89PNG\r\n\x1a\n"
     decoded = cv2.imdecode(np.frombuffer(piped.stdout, np.uint8), cv2.IMREAD_UNCHANGED)
     assert decoded.shape == (40, 40, 3)

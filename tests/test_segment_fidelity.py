@@ -31,7 +31,7 @@ SELFIE_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "selfie_tfjs.npz
 
 needs_isnet = pytest.mark.skipif(
     not upstream.IMGLY_BACKGROUND_REMOVAL_DATA.is_unpacked(),
-    reason="ISNet (AGPL, pull-only) is not in the cache; run `make test-pulled`",
+    reason="ISNet (AGPL, pull-only) is not in the cache; `make fixtures` pulls it",
 )
 
 

@@ -14,7 +14,7 @@ import optik
 from optik.errors import UsageError
 from optik.tasks.style import FILTERS, STYLE_NAMES, parse_style
 from tests.conftest import EXAMPLES
-from tests.helpers import jsonl
+from tests.helpers import jsonl, psnr
 from tests.helpers import optik as run_optik
 
 CHELSEA, COFFEE, ASTRONAUT = (str(EXAMPLES / name) for name in ("chelsea.png", "coffee.png", "astronaut.png"))
@@ -22,11 +22,6 @@ CHELSEA, COFFEE, ASTRONAUT = (str(EXAMPLES / name) for name in ("chelsea.png", "
 
 def rgb(path: str) -> np.ndarray:
     return cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB)
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b) ** 2)
-    return float("inf") if mse == 0 else float(10 * np.log10(255**2 / mse))
 
 
 def mean_diff(a: np.ndarray, b: np.ndarray) -> float:

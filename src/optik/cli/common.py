@@ -130,30 +130,33 @@ class Tally:
         return text
 
 
-def entry_point() -> None:
-    """Run the CLI mapping every :class:`OptikError` to its one-line message and exit code."""
+def run_cli(args: list[str] | None = None) -> int:
+    """Run the CLI on ``args`` (default ``sys.argv[1:]``), mapping every :class:`OptikError` to its one-line
+    message and exit code; return the exit code."""
     from optik.cli import main
 
     try:
-        code = main.main(standalone_mode=False)
+        code = main.main(args, standalone_mode=False)
     except OptikError as exc:
         click.echo(f"optik: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except click.ClickException as exc:
         exc.show()
-        sys.exit(EXIT_USAGE)
-    except click.exceptions.Abort:
+        return EXIT_USAGE
+    except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("optik: interrupted", err=True)
-        sys.exit(130)
-    except KeyboardInterrupt:
-        click.echo("optik: interrupted", err=True)
-        sys.exit(130)
+        return 130
     except BrokenPipeError:
         sys.stderr.close()
-        sys.exit(EXIT_OK)
-    sys.exit(code if isinstance(code, int) else EXIT_OK)
+        return EXIT_OK
+    return code if isinstance(code, int) else EXIT_OK
+
+
+def entry_point() -> None:
+    """The ``optik`` console script."""
+    sys.exit(run_cli())
 
 
 def model_fields(loaded: Any) -> dict[str, Any]:

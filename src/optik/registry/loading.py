@@ -21,9 +21,14 @@ log = logging.getLogger("optik")
 
 
 def models_dir() -> Path:
-    """The embedded weights: ``$OPTIK_MODELS`` or the ``models/`` folder of this checkout."""
+    """The embedded weights: ``$OPTIK_MODELS``, else ``optik/models`` of an installed package (the wheel
+    carries them as package data), else the ``models/`` folder of the source checkout."""
     configured = os.environ.get("OPTIK_MODELS")
-    return Path(configured) if configured else Path(__file__).resolve().parents[3] / "models"
+    if configured:
+        return Path(configured)
+    package = Path(__file__).resolve().parents[1]
+    installed = package / "models"
+    return installed if installed.is_dir() else package.parents[1] / "models"
 
 
 def torchvision_checkpoint(source: TorchvisionWeights) -> Path:
@@ -142,17 +147,18 @@ def load(
     """Build ``spec``'s module, load its (or the user's) weights, move it; cached per process."""
     device = resolve_device(device)
     dtype = resolve_dtype(device, half)
-    key = (spec.name, str(weights) if weights else None, str(device), dtype)
+    if weights is not None:
+        path = Path(weights)
+        if not path.is_file():
+            raise ModelUnavailable(f"--weights {weights}: no such file")
+    else:
+        path = weights_path(spec)
+    key = (spec.name, str(path.resolve()), str(device), dtype)  # a different file is a different model
     with _LOCK:
         if key not in _LOADED:
-            if weights is not None:
-                path = Path(weights)
-                if not path.is_file():
-                    raise ModelUnavailable(f"--weights {weights}: no such file")
-                digest = sha256_file(path)
-            elif isinstance(spec.weights, TorchvisionWeights):
-                # as in torchvision: the hash is checked on download (`models pull`), and by `models verify`
-                path = weights_path(spec)
+            if weights is not None or isinstance(spec.weights, TorchvisionWeights):
+                # torchvision's own weights: as in torchvision, the hash is checked on download (`models pull`)
+                # and by `models verify`
                 digest = sha256_file(path)
             else:
                 path, digest = verify(spec)
