@@ -1,19 +1,107 @@
-"""Finding inputs: files, directories (``-r``), quoted globs, ``--files-from`` lists and ``-`` (stdin)."""
+"""Finding inputs: files, directories (``-r``), quoted globs, ``--files-from`` lists and ``-`` (stdin).
+
+Only regular files are read, and never more than ``max_file_size`` bytes: a FIFO, a device (a symlink
+to ``/dev/zero``) or a socket named as an input is a one-line :class:`InputError`; met in a directory
+walk or a glob it is skipped and counted (:attr:`Inputs.special_files`).
+"""
 
 from __future__ import annotations
 
 import glob
 import os
+import stat
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import takewhile
 from pathlib import Path
+from typing import BinaryIO
 
 from optik.errors import InputError, UsageError
-from optik.preprocess.decode import IMAGE_EXTENSIONS
+from optik.preprocess.decode import IMAGE_EXTENSIONS, Image, decode
 
 STDIN = "-"
+DEFAULT_MAX_FILE_SIZE = 2 << 30  # 2 GiB
+_READ_CHUNK = 1 << 20
+
+
+def size_text(size: int) -> str:
+    """A byte count for a message: "512 bytes", "3.5 MiB", "2 GiB"."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.3g} {unit}"
+    return f"{size} byte{'s' if size != 1 else ''}"
+
+
+_SPECIAL_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _special_kind(mode: int) -> str | None:
+    """What a special file (FIFO, device, socket) is, in words; None for regular files and directories."""
+    return next((words for test, words in _SPECIAL_KINDS if test(mode)), None)
+
+
+def _read_at_most(stream: BinaryIO, expected: int, limit: int) -> bytes | None:
+    """Everything ``stream`` holds, or None when that is more than ``limit`` bytes.
+
+    ``expected`` (the size ``fstat`` reported) is read in one go; more is read in chunks, so a file
+    that grows, or claims to be empty like those in /proc, is still bounded.
+    """
+    parts = [stream.read(min(expected, limit) + 1)]
+    total = len(parts[0])
+    while total <= limit and (chunk := stream.read(min(_READ_CHUNK, limit + 1 - total))):
+        parts.append(chunk)
+        total += len(chunk)
+    if total > limit:
+        return None
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def read_regular_file(path: str, max_size: int = DEFAULT_MAX_FILE_SIZE) -> bytes:
+    """The bytes of the regular file at ``path`` (symlinks followed); a one-line :class:`InputError` otherwise.
+
+    Opened without blocking (a FIFO never hangs) and checked with ``fstat`` on the open descriptor before a
+    byte is read, so nothing can be swapped in between the check and the read.
+    """
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        broken = os.path.islink(path)
+        raise InputError(f"{path}: {'broken symbolic link' if broken else 'no such file'}") from None
+    except OSError as exc:
+        try:  # a socket cannot be opened at all (ENXIO): say what it is
+            kind = _special_kind(os.stat(path).st_mode)
+        except OSError:
+            kind = None
+        if kind:
+            raise InputError(f"{path}: is {kind}; only regular files are read") from None
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    with open(descriptor, "rb", buffering=0) as stream:
+        info = os.fstat(descriptor)
+        mode, size = info.st_mode, info.st_size
+        if stat.S_ISDIR(mode):
+            raise InputError(f"{path}: is a directory (pass it as a directory input, -r to recurse)")
+        if not stat.S_ISREG(mode):
+            target = f" (a link to {os.path.realpath(path)})" if os.path.islink(path) else ""
+            kind = _special_kind(mode) or "not a regular file"
+            raise InputError(f"{path}: is {kind}{target}; only regular files are read")
+        if size > max_size:
+            raise InputError(
+                f"{path}: {size_text(size)} is over the file size limit of {size_text(max_size)} "
+                "(raise it with --max-file-size)"
+            )
+        try:
+            data = _read_at_most(stream, size, max_size)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if data is None:
+        raise InputError(f"{path}: grew past the file size limit of {size_text(max_size)} while being read")
+    return data
 
 
 @dataclass(frozen=True)
@@ -22,71 +110,134 @@ class InputItem:
 
     source: str  # a file path, or "-" for stdin
     relative: Path  # mirrored below an output directory
+    max_file_size: int = field(default=DEFAULT_MAX_FILE_SIZE, compare=False)
 
     @property
     def is_stdin(self) -> bool:
         return self.source == STDIN
 
     def read(self) -> bytes:
-        """The raw bytes; a one-line :class:`InputError` when they cannot be read."""
-        if self.is_stdin:
-            return sys.stdin.buffer.read()
-        try:
-            return Path(self.source).read_bytes()
-        except FileNotFoundError:
-            raise InputError(f"{self.source}: no such file") from None
-        except IsADirectoryError:
-            raise InputError(f"{self.source}: is a directory (pass it as a directory input, -r to recurse)") from None
-        except OSError as exc:
-            raise InputError(f"{self.source}: cannot read ({exc.strerror or exc})") from None
+        """The raw bytes, at most ``max_file_size`` of them; a one-line :class:`InputError` when they cannot be read."""
+        if not self.is_stdin:
+            return read_regular_file(self.source, self.max_file_size)
+        data = _read_at_most(sys.stdin.buffer, 0, self.max_file_size)
+        if data is None:
+            raise InputError(f"stdin: more than the file size limit of {size_text(self.max_file_size)}")
+        return data
+
+    def load(self, max_pixels: int, min_side: int | None) -> Image:
+        """The decoded image (see :func:`~optik.preprocess.decode.decode` for ``min_side``)."""
+        return decode(self.read(), self.source, max_pixels, min_side)
+
+
+class Inputs(list[InputItem]):
+    """The inputs found, in order (a plain list of :class:`InputItem`), and what was skipped on the way.
+
+    ``special_files``: FIFOs, devices and sockets with image names met in directory walks and globs;
+    never read, so never an input — the CLI reports how many.
+    """
+
+    def __init__(self, items: Iterable[InputItem] = (), special_files: Iterable[str] = ()) -> None:
+        super().__init__(items)
+        self.special_files = list(special_files)
 
 
 def is_image_name(path: str | Path) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
-def _walk(directory: Path, recursive: bool) -> Iterable[Path]:
+def _candidates(directory: Path, recursive: bool) -> Iterable[Path]:
+    """Every non-directory entry with an image name, sorted; ``-r``: in sub-directories too (not hidden ones)."""
     if recursive:
         for root, dirs, files in os.walk(directory):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            yield from (Path(root) / name for name in sorted(files))
+            yield from (Path(root) / name for name in sorted(files) if is_image_name(name))
     else:
-        yield from sorted(p for p in directory.iterdir() if p.is_file())
+        yield from sorted(p for p in directory.iterdir() if is_image_name(p.name))
 
 
-def _expand(argument: str, recursive: bool) -> list[InputItem]:
+def _is_input(path: str | Path, special: list[str]) -> bool:
+    """Whether a file met in a walk or glob is an input: regular files and broken links (reported when read).
+
+    Special files are added to ``special``; directories are not inputs. ``stat`` never blocks, even on a FIFO.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return True  # a broken or looping link: its read error is the record
+    if stat.S_ISREG(mode):
+        return True
+    if not stat.S_ISDIR(mode):
+        special.append(str(path))
+    return False
+
+
+def _expand(argument: str, recursive: bool, special: list[str]) -> list[tuple[str, Path]]:
+    """(source, relative path) for every input one argument names."""
     if argument == STDIN:
-        return [InputItem(STDIN, Path("stdin"))]
+        return [(STDIN, Path("stdin"))]
     path = Path(argument)
     if path.is_dir():
-        return [InputItem(str(p), p.relative_to(path)) for p in _walk(path, recursive) if is_image_name(p)]
-    if path.exists() or not glob.has_magic(argument):
-        return [InputItem(argument, Path(path.name))]  # a named file: decoded (or refused) whatever its name
+        return [(str(p), p.relative_to(path)) for p in _candidates(path, recursive) if _is_input(p, special)]
+    if os.path.lexists(argument) or not glob.has_magic(argument):
+        return [(argument, Path(path.name))]  # a named file: decoded (or refused) whatever its name or kind
     parts = Path(argument).parts[:-1]
     base = Path(*takewhile(lambda part: not glob.has_magic(part), parts)) if parts else Path()
-    matches = sorted(glob.glob(argument, recursive=True))
-    return [InputItem(m, Path(os.path.relpath(m, base))) for m in matches if os.path.isfile(m) and is_image_name(m)]
+    matches = sorted(m for m in glob.glob(argument, recursive=True) if is_image_name(m))
+    return [(m, Path(os.path.relpath(m, base))) for m in matches if _is_input(m, special)]
 
 
-def discover(arguments: Iterable[str], recursive: bool = False, files_from: str | None = None) -> list[InputItem]:
-    """Every input, in the order given, without duplicates; no match at all is a usage error."""
+def read_path_list(stream: BinaryIO, nul: bool = False) -> list[str]:
+    """The paths in a ``--files-from`` list: one per line, or NUL-separated (``nul``, as ``find -print0`` writes).
+
+    A name is every byte up to the separator — leading and trailing spaces and a leading ``#`` included
+    (there is no comment syntax); only empty entries are dropped. Bytes that are not UTF-8 are kept as
+    the file system's own (``os.fsdecode``), so every name on disk can be listed.
+    """
+    separator = b"\0" if nul else b"\n"
+    return [os.fsdecode(name) for name in stream.read().split(separator) if name]
+
+
+def _listed_paths(files_from: str, nul: bool) -> list[str]:
+    if files_from == STDIN:
+        return read_path_list(sys.stdin.buffer, nul)
+    try:
+        with open(files_from, "rb") as stream:  # may be a pipe (<(find …)): read as it comes
+            return read_path_list(stream, nul)
+    except OSError as exc:
+        raise UsageError(f"--files-from {files_from}: cannot read ({exc.strerror or exc})") from None
+
+
+def discover(
+    arguments: Iterable[str],
+    recursive: bool = False,
+    files_from: str | None = None,
+    *,
+    files_from_nul: bool = False,
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+) -> Inputs:
+    """Every input, in the order given, without duplicates; no match at all is a usage error.
+
+    ``files_from``: a list of paths (``-``: stdin), newline- or, with ``files_from_nul``, NUL-separated
+    (see :func:`read_path_list`). ``max_file_size`` bounds each later :meth:`InputItem.read`.
+    """
     arguments = list(arguments)
     if files_from is not None:
-        stream = sys.stdin if files_from == STDIN else open(files_from, encoding="utf-8")  # noqa: SIM115
-        with stream:
-            arguments += [line.strip() for line in stream if line.strip() and not line.startswith("#")]
+        arguments += _listed_paths(files_from, files_from_nul)
     if not arguments:
         raise UsageError("no inputs given (files, directories, quoted globs, --files-from LIST or - for stdin)")
     if arguments.count(STDIN) > 1 or (files_from == STDIN and STDIN in arguments):
         raise UsageError("stdin (-) can be read only once")
-    items: list[InputItem] = []
+    inputs = Inputs()
     seen: set[str] = set()
     for argument in arguments:
-        for item in _expand(argument, recursive):
-            key = item.source if item.is_stdin else os.path.realpath(item.source)
+        for source, relative in _expand(argument, recursive, inputs.special_files):
+            key = source if source == STDIN else os.path.realpath(source)
             if key not in seen:
                 seen.add(key)
-                items.append(item)
-    if not items:
-        raise UsageError(f"no images matched {' '.join(arguments[:5])}{' …' if len(arguments) > 5 else ''}")
-    return items
+                inputs.append(InputItem(source, relative, max_file_size))
+    if not inputs:
+        skipped = f" ({len(inputs.special_files)} special files skipped)" if inputs.special_files else ""
+        given = f"{' '.join(arguments[:5])}{' …' if len(arguments) > 5 else ''}"
+        raise UsageError(f"no images matched {given}{skipped}")
+    return inputs
