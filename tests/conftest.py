@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from optik.convert.sources import SourceFiles
 from optik.registry import upstream
 from optik.registry.packages import Package
 
@@ -56,6 +57,19 @@ def unpacked() -> Callable[[Package], Path]:
         if not package.is_unpacked():
             pytest.skip(f"{package.spec} is not in the cache ({package.unpacked_dir()})")
         return package.unpacked_dir()
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def source_files(unpacked: Callable[[Package], Path]) -> Callable[[str], SourceFiles]:
+    """A model row's source files from the cached package, each checked against the row's sha256."""
+    from optik.convert.build import source_files as checked
+    from optik.registry import get_spec
+
+    def get(name: str) -> SourceFiles:
+        spec = get_spec(name)
+        return checked(spec, unpacked(spec.weights.package))
 
     return get
 

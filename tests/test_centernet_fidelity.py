@@ -44,8 +44,8 @@ def reference_heatmap_max(photo: str) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def centernet_state(unpacked: Callable) -> dict[str, torch.Tensor]:
-    return convert_centernet(unpacked(upstream.HUMAN_MODELS))
+def centernet_state(source_files: Callable) -> dict[str, torch.Tensor]:
+    return convert_centernet(source_files("centernet"))
 
 
 @pytest.fixture(scope="module")

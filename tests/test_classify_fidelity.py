@@ -10,18 +10,16 @@ import torchvision
 from PIL import Image as PILImage
 
 import optik
-from optik.convert.classifiers import MOBILENET_V2_FILE
-from optik.registry import upstream
-from optik.registry.packages import member
+from optik.convert.classifiers import convert_mobilenet_v2
 
 PHOTOS = ("chelsea", "coffee", "astronaut", "motorcycle", "rocket")
 
 
 @pytest.fixture(scope="module")
-def torchvision_mobilenet(unpacked):
+def torchvision_mobilenet(source_files):
     weights = torchvision.models.MobileNet_V2_Weights.IMAGENET1K_V1
     model = torchvision.models.mobilenet_v2()
-    state = torch.load(member(MOBILENET_V2_FILE, unpacked(upstream.MOBILENET_WEIGHTS)), weights_only=True)
+    state = convert_mobilenet_v2(source_files("mobilenet_v2"))
     model.load_state_dict(state)
     return model.eval(), weights.transforms()
 
@@ -58,14 +56,14 @@ def test_efficientnet_lite0_reference_numbers(sample):
     assert abs(coffee.top.score - 0.9511) < 0.02
 
 
-def test_fp16_storage_keeps_fidelity(unpacked, sample):
+def test_fp16_storage_keeps_fidelity(source_files, sample):
     """The embedded fp16 weights against the original fp32 checkpoint, same preprocessing."""
     from optik.nets.mobilenetv2 import MobileNetV2
     from optik.preprocess.transforms import prepare, to_batch
     from optik.registry import get_spec, load_model
 
     original = MobileNetV2().eval()
-    state = torch.load(member(MOBILENET_V2_FILE, unpacked(upstream.MOBILENET_WEIGHTS)), weights_only=True)
+    state = convert_mobilenet_v2(source_files("mobilenet_v2"))
     original.load_state_dict(state)
     embedded = load_model("mobilenet_v2", "cpu")
     spec = get_spec("mobilenet_v2").input_spec()

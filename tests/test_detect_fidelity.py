@@ -24,7 +24,7 @@ from optik.nets.mtcnn import ONet, PNet, RNet, detect_faces
 from optik.nets.nanodet import NanoDet, decode_nanodet
 from optik.preprocess.geometry import letterbox_warp, map_boxes
 from optik.preprocess.transforms import prepare, to_batch
-from optik.registry import get_spec, upstream
+from optik.registry import get_spec
 
 REFERENCE = json.loads((Path(__file__).parent / "fixtures" / "nanodet_tfjs_reference.json").read_text())
 PHOTOS = ("astronaut", "chelsea", "coffee", "motorcycle")
@@ -66,11 +66,11 @@ def test_shared_warp_is_nanodets_canonical_warp(sample: Callable, photo: str) ->
 
 
 @pytest.fixture(scope="module")
-def nanodet_outputs(unpacked: Callable, sample: Callable) -> dict[str, dict]:
+def nanodet_outputs(source_files: Callable, sample: Callable) -> dict[str, dict]:
     """Raw outputs and decoded detections (image pixels) of the port for every photo, one batch, through
     the shared preprocessing layer (warp, BGR, mean/std, inverse mapping)."""
     model = NanoDet().eval()
-    model.load_state_dict(convert_nanodet(unpacked(upstream.HUMAN_MODELS)))
+    model.load_state_dict(convert_nanodet(source_files("nanodet")))
     images = {name: sample(name) for name in PHOTOS}
     prepared = {name: prepare(image, SPEC) for name, image in images.items()}
     batch = to_batch([array for array, _ in prepared.values()], SPEC, torch.device("cpu"), torch.float32)
@@ -126,15 +126,15 @@ def test_nanodet_weights_md_detections(
     assert abs(found - score) <= 0.02
 
 
-def test_nanodet_weights_survive_fp16_storage(unpacked: Callable) -> None:
+def test_nanodet_weights_survive_fp16_storage(source_files: Callable) -> None:
     """The TF.js weights are float16 at source, so storing the converted weights as fp16 is lossless."""
-    for name, tensor in convert_nanodet(unpacked(upstream.HUMAN_MODELS)).items():
+    for name, tensor in convert_nanodet(source_files("nanodet")).items():
         assert torch.equal(tensor.half().float(), tensor), name
 
 
 @pytest.fixture(scope="module")
-def mtcnn(unpacked: Callable) -> tuple[PNet, RNet, ONet]:
-    state = convert_mtcnn(unpacked(upstream.FACENET_PYTORCH))
+def mtcnn(source_files: Callable) -> tuple[PNet, RNet, ONet]:
+    state = convert_mtcnn(source_files("mtcnn"))
     nets = []
     for prefix, cls in (("pnet", PNet), ("rnet", RNet), ("onet", ONet)):
         net = cls().eval()

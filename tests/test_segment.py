@@ -240,7 +240,7 @@ def test_bad_inputs_fail_per_file_and_exit_3(tmp_path):
     [
         (["--bg", "white"], "add -o"),
         (["-m", "selfie", "-o", "x.jpg"], "transparency"),
-        (["-m", "selfie", "--k", "3"], "--k is for -m kmeans"),
+        (["-m", "selfie", "--k", "3"], "--k: is for the kmeans model"),
         (["-m", "grabcut", "--box", "5,5,1,1"], "--box"),
         (["-m", "selfie", "--bg", "#12345", "-o", "x.png"], "neither a colour"),
         (["-m", "selfy"], "did you mean selfie"),
@@ -302,7 +302,9 @@ def test_converting_isnet_without_onnx_says_how_to_install_it(monkeypatch):
         convert_isnet(b"")
 
 
-needs_isnet = pytest.mark.skipif(not is_available(get_spec("isnet")), reason="pull-only (AGPL): `make fixtures` pulls it")
+needs_isnet = pytest.mark.skipif(
+    not is_available(get_spec("isnet")), reason="pull-only (AGPL): `make fixtures` pulls it"
+)
 needs_meet = pytest.mark.skipif(not is_available(get_spec("meet")), reason="pull-only: `make fixtures` pulls it")
 
 
@@ -375,12 +377,11 @@ def test_pulled_models_are_stored_in_float16_without_loss(name, megabytes, isola
 @needs_imgly
 def test_isnet_pulls_from_its_reassembled_onnx(tmp_path, monkeypatch):
     """`optik models pull isnet --from isnet.onnx`: the ONNX alone (no npm) gives the same weights."""
-    from optik.convert.build import convert_weights
-    from optik.convert.isnet import MEDIUM_SHA256, assemble_isnet_onnx
+    from optik.convert.build import convert_weights, source_files
+    from optik.convert.isnet import assemble_isnet_onnx
 
     spec = get_spec("isnet")
-    assert spec.weights.single_file.sha256 == MEDIUM_SHA256
-    model = assemble_isnet_onnx(IMGLY.unpacked_dir())
+    model = assemble_isnet_onnx(source_files(spec, IMGLY.unpacked_dir()))
     home = tmp_path / "home"  # no packages at all there
     env = {"OPTIK_HOME": str(home)}
     wrong = tmp_path / "damaged.onnx"

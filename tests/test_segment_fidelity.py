@@ -25,7 +25,6 @@ from optik.nets.isnet import ISNetDIS
 from optik.nets.selfie import MEET_SIZE, SELFIE_SIZE, MeetSegmenter, SelfieSegmenter
 from optik.registry import get_spec, upstream
 from optik.registry.loading import LoadedModel
-from optik.registry.packages import Package
 
 SELFIE_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "selfie_tfjs.npz"
 
@@ -61,11 +60,10 @@ ASTRONAUT_FRACTION = {"selfie": 0.5449, "meet": 0.3439}
 
 
 @pytest.fixture(scope="module")
-def tfjs_nets(unpacked: Callable[[Package], Path]) -> dict[str, nn.Module]:
-    root = unpacked(upstream.HUMAN_MODELS)
+def tfjs_nets(source_files: Callable) -> dict[str, nn.Module]:
     selfie, meet = SelfieSegmenter().eval(), MeetSegmenter().eval()
-    selfie.load_state_dict(convert_selfie(root))
-    meet.load_state_dict(convert_meet(root))
+    selfie.load_state_dict(convert_selfie(source_files("selfie")))
+    meet.load_state_dict(convert_meet(source_files("meet")))
     return {"selfie": selfie, "meet": meet}
 
 
@@ -98,8 +96,8 @@ def test_selfie_and_meet_match_tfjs(
 
 
 @pytest.fixture(scope="module")
-def isnet_onnx(unpacked: Callable[[Package], Path]) -> bytes:
-    return assemble_isnet_onnx(unpacked(upstream.IMGLY_BACKGROUND_REMOVAL_DATA))
+def isnet_onnx(source_files: Callable) -> bytes:
+    return assemble_isnet_onnx(source_files("isnet"))
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,12 @@ import pytest
 
 import optik
 from optik.errors import UsageError
-from optik.tasks.style import FILTERS, STYLE_NAMES, parse_style
+from optik.tasks.settings import filter_names, parse_style, style_names
 from tests.conftest import EXAMPLES
 from tests.helpers import jsonl, psnr
 from tests.helpers import optik as run_optik
+
+FILTERS, STYLE_NAMES = filter_names(), style_names()
 
 CHELSEA, COFFEE, ASTRONAUT = (str(EXAMPLES / name) for name in ("chelsea.png", "coffee.png", "astronaut.png"))
 

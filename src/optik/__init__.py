@@ -7,7 +7,10 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+logging.getLogger("optik").addHandler(logging.NullHandler())  # the library never prints; the CLI adds a handler
 
 __version__ = "0.1.0"
 __all__ = ["__version__", "classify", "detect", "enhance", "list_models", "load_model", "segment", "style"]

@@ -21,6 +21,15 @@ class UsageError(OptikError):
     exit_code = 2
 
 
+class SettingError(UsageError):
+    """A task setting has a value the task cannot use. ``field`` names the setting as the Python API spells
+    it (``top_k``, ``imgsz`` …); the CLI shows the matching flag instead (``--top-k``, ``--imgsz``)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+
 class InputError(OptikError):
     """One input cannot be read, decoded or processed."""
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from optik.cli.common import RunOptions, input_arguments, run_job, run_options
+from optik.cli.common import RunOptions, TaskCommand, input_arguments, model_option, run_job, run_options
 
 
-@click.command()
+@click.command(cls=TaskCommand)
 @input_arguments
-@click.option("-m", "--model", help="A classify model (see `optik models list --task classify`).")
+@model_option("classify")
 @click.option("-k", "--top-k", type=click.IntRange(1, 1000), default=5, show_default=True)
 @click.option("--expect", metavar="LABEL[,LABEL…]", help="Fail (exit 1) unless top-1 contains one of these words.")
 @click.option("--min-score", type=click.FloatRange(0, 1), help="Fail (exit 1) when the top-1 score is lower.")
@@ -33,17 +33,15 @@ def classify(
     optik classify -r photos/ --format jsonl > labels.jsonl
     optik classify product.png --expect "espresso,cup" --min-score 0.5
     """
-    from pathlib import Path
-
     from optik.io.inputs import discover
-    from optik.registry import default_model, load_model
-    from optik.tasks.classify import CSV_FIELDS, Classifier, check_expectations
+    from optik.tasks.classify import CSV_FIELDS, check_expectations
+    from optik.tasks.settings import ClassifySettings
 
     run = RunOptions(**options)
     run.apply()
+    settings = ClassifySettings(top_k, draft)
     items = discover(images, recursive, files_from)
-    name = model or default_model("classify").name
-    loaded = load_model(name, run.device, run.half, Path(run.weights) if run.weights else None, task="classify")
+    task = run.create_task("classify", settings, model)
     words = [word.strip() for word in expect.split(",") if word.strip()] if expect else []
     check = (lambda result: check_expectations(result, words, min_score)) if words or min_score is not None else None
-    return run_job(Classifier(loaded, top_k, draft), loaded, items, run, CSV_FIELDS, check)
+    return run_job(task, items, run, CSV_FIELDS, check)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import sys
@@ -13,7 +12,15 @@ from typing import Any
 
 import click
 
-from optik.errors import EXIT_CHECK_FAILED, EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE, OptikError
+from optik.errors import (
+    EXIT_CHECK_FAILED,
+    EXIT_INPUT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    OptikError,
+    SettingError,
+    UsageError,
+)
 
 log = logging.getLogger("optik")
 FORMATS = ("text", "json", "jsonl", "csv")
@@ -45,6 +52,22 @@ def input_arguments(command: Callable) -> Callable:
     ):
         command = decorator(command)
     return command
+
+
+def model_option(task: str) -> Callable[[Callable], Callable]:
+    """``-m/--model`` with the task's models from the registry in its help."""
+    from optik.registry import DEFAULTS, list_models, source_kind
+
+    specs = list_models(task)
+    here = [spec.name for spec in specs if source_kind(spec) != "download"]
+    downloads = " or a torchvision model" if any(source_kind(spec) == "download" for spec in specs) else ""
+    default = " once pulled, else ".join(DEFAULTS[task])
+    return click.option(
+        "-m",
+        "--model",
+        metavar="NAME",
+        help=f"{', '.join(here)}{downloads} [default: {default}]; see `optik models list --task {task}`.",
+    )
 
 
 def run_options(command: Callable) -> Callable:
@@ -159,16 +182,6 @@ def entry_point() -> None:
     sys.exit(run_cli())
 
 
-def model_fields(loaded: Any) -> dict[str, Any]:
-    """The provenance every record carries."""
-    return {
-        "model": loaded.spec.name,
-        "weights_sha256": loaded.weights_sha256,
-        "device": str(loaded.device),
-        "dtype": loaded.dtype_name,
-    }
-
-
 @dataclass
 class RunOptions:
     """The shared options of a task command, as click parsed them."""
@@ -196,31 +209,61 @@ class RunOptions:
     def workers(self) -> int:
         return max(2, min(4, os.cpu_count() or 2))
 
+    def use_half(self) -> bool:
+        """``--half``, which on a CPU is a warning and fp32."""
+        from optik.registry.device import resolve_device
+
+        if self.half and resolve_device(self.device).type != "cuda":
+            log.warning("--half needs CUDA; running in float32")
+            return False
+        return self.half
+
+    def create_task(self, task: str, settings: Any, model: str | None) -> Any:
+        """The task's family adapter for ``model`` (None: the default) on the chosen device."""
+        from optik.tasks.base import create_task
+
+        return create_task(task, settings, model, self.device, self.use_half(), self.weights)
+
+
+class TaskCommand(click.Command):
+    """A task command: a :class:`SettingError` from the library becomes a usage error naming the flag."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SettingError as exc:
+            flags = {param.name: max(param.opts, key=len) for param in self.params if isinstance(param, click.Option)}
+            raise UsageError(f"{flags.get(exc.field, exc.field)}: {exc.message}") from None
+
 
 def run_job(
     task: Any,
-    loaded: Any,
     items: list,
     options: RunOptions,
     csv_fields: tuple[str, ...],
     check: Callable[[Any], str | None] | None = None,
     plan: Any = None,
+    stage: Any = None,
 ) -> int:
     """Run ``task`` over ``items``: records on stdout, errors and the summary on stderr; the exit code.
 
     ``plan``: the images' :class:`OutputPlan` — existing outputs are skipped (``--skip-existing``) or
-    refused before any work is spent on them."""
+    refused before any work is spent on them. ``stage``: the :class:`OutputStage` that writes images,
+    crops and labels as results come."""
     from optik import pipeline
     from optik.io.records import RecordWriter
 
+    loaded = task.model
     log.info("running %s on %s (%s), %d input(s)", loaded.spec.name, loaded.device, loaded.dtype_name, len(items))
     tally = Tally()
     progress = Progress(len(items), not options.no_progress and not options.quiet)
-    writer = RecordWriter(options.fmt, csv_fields)
-    provenance = model_fields(loaded)
+    # with -o - the image owns stdout, so the records go to stderr
+    writer = RecordWriter(options.fmt, csv_fields, sys.stderr if plan is not None and plan.to_stdout else sys.stdout)
+    provenance = loaded.provenance()
+    skip, refuse = (plan.should_skip, plan.refuse_early) if plan is not None else (None, None)
+    outcomes = pipeline.run(task, items, options.batch_size, options.workers, options.max_pixels, skip, refuse, stage)
     try:
-        skip, refuse = (plan.should_skip, plan.refuse_early) if plan is not None else (None, None)
-        for outcome in pipeline.run(task, items, options.batch_size, options.workers, options.max_pixels, skip, refuse):
+        for outcome in outcomes:
             progress.step()
             if outcome.skipped:
                 tally.skipped += 1
@@ -250,6 +293,8 @@ def run_job(
     finally:
         progress.close()
         writer.close()
+    if stage is not None:
+        stage.close()
     if not options.quiet:
         click.echo(f"optik: {tally.summary()}", err=True)
     return tally.exit_code()
@@ -284,14 +329,9 @@ def image_plan(output: str, items: list, overwrite: bool, skip_existing: bool, s
 
     from optik.errors import UsageError
     from optik.io.outputs import OutputPlan
-    from optik.preprocess.decode import IMAGE_EXTENSIONS
+    from optik.preprocess.decode import OUTPUT_EXTENSIONS
 
     plan = OutputPlan.create(output, items, suffix, overwrite, skip_existing)
-    if not plan.many and not plan.to_stdout and Path(output).suffix.lower() not in IMAGE_EXTENSIONS:
+    if not plan.many and not plan.to_stdout and Path(output).suffix.lower() not in OUTPUT_EXTENSIONS:
         raise UsageError(f"-o {output}: name an image file (.png, .jpg, .webp, .tif, .bmp) or a directory/")
     return plan
-
-
-def records_stream(plan: Any) -> contextlib.AbstractContextManager:
-    """With ``-o -`` the image owns stdout, so the records go to stderr."""
-    return contextlib.redirect_stdout(sys.stderr) if plan is not None and plan.to_stdout else contextlib.nullcontext()

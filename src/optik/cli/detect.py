@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from optik.cli.common import (
     RunOptions,
+    TaskCommand,
     image_plan,
     input_arguments,
+    model_option,
     output_options,
-    records_stream,
     run_job,
     run_options,
 )
@@ -21,9 +20,9 @@ def _names(value: str | None) -> tuple[str, ...]:
     return tuple(word.strip() for word in value.split(",") if word.strip()) if value else ()
 
 
-@click.command()
+@click.command(cls=TaskCommand)
 @input_arguments
-@click.option("-m", "--model", help="nanodet (default), mtcnn, haar-face, or a torchvision detector (`models list`).")
+@model_option("detect")
 @click.option("--classes", metavar="NAME[,NAME…]", help="Keep only these classes (e.g. person,dog).")
 @click.option("--conf", type=click.FloatRange(0, 1), default=0.35, show_default=True, help="Minimum score.")
 @click.option("--iou", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="Class-wise NMS IoU.")
@@ -87,14 +86,12 @@ def detect(
     -o writes a file (one input), a directory (inputs mirrored below it) or - (the image on
     stdout; the records then go to stderr). --crops names files IMAGE.NN.LABEL.EXT.
     """
-    from pathlib import Path
-
     from optik.errors import UsageError
     from optik.io.inputs import discover
     from optik.io.labels import CocoLabels, YoloLabels
-    from optik.io.outputs import OutputPlan
-    from optik.registry import default_model
-    from optik.tasks.detect import CSV_FIELDS, DetectSettings, ImageWriter, category_ids, check_counts, load_detector
+    from optik.io.outputs import OutputPlan, OutputStage
+    from optik.tasks.detect import CSV_FIELDS, category_ids, check_counts
+    from optik.tasks.settings import DetectSettings, unknown_labels
 
     run = RunOptions(**options)
     run.apply()
@@ -104,37 +101,27 @@ def detect(
         raise UsageError("--labels-format needs --labels-out")
     if min_count is not None and max_count is not None and min_count > max_count:
         raise UsageError(f"--min-count {min_count} is above --max-count {max_count}")
+    settings = DetectSettings(conf, iou, max_det, _names(classes), imgsz)
+    expected = _names(expect)
+    outside = [label for label in expected if settings.classes and label not in settings.classes]
+    if outside:
+        raise UsageError(f"--expect {','.join(outside)} is not among --classes {classes}")
     items = discover(images, recursive, files_from)
     plan = image_plan(output, items, overwrite, skip_existing) if output else None
     crop_plan = OutputPlan(crops, many=True, overwrite=overwrite) if crops else None
-    wanted, expected = _names(classes), _names(expect)
-    outside = [label for label in expected if wanted and label not in wanted]
-    if outside:
-        raise UsageError(f"--expect {','.join(outside)} is not among --classes {classes}")
-    settings = DetectSettings(conf, iou, max_det, wanted, imgsz)
-    writer = ImageWriter(plan, redact, crop_plan, stdout=sys.stdout.buffer)
-    detector = load_detector(
-        model or default_model("detect").name,
-        settings,
-        writer,
-        run.device,
-        run.half,
-        Path(run.weights) if run.weights else None,
-    )
-    unknown = [label for label in expected if label not in detector.labels]
-    if unknown:
-        raise UsageError(f"--expect: {detector.model.spec.name} has no class {', '.join(map(repr, unknown))}")
+    detector = run.create_task("detect", settings, model)
+    why = unknown_labels(expected, detector.labels)
+    if why:
+        raise UsageError(f"--expect: {detector.name} has {why}")
+    labels = None
     if labels_out:
         fmt = labels_format or ("coco" if labels_out.lower().endswith(".json") else "yolo")
-        writer.labels = (
+        labels = (
             CocoLabels(labels_out, items, detector.labels, category_ids(detector.labels), overwrite)
             if fmt == "coco"
             else YoloLabels(labels_out, detector.labels, overwrite)
         )
+    stage = OutputStage(plan, lambda result: result.render(redact), crop_plan, labels)
     checking = bool(expected) or min_count is not None or max_count is not None
     check = (lambda result: check_counts(result, expected, min_count, max_count)) if checking else None
-    with records_stream(plan):
-        code = run_job(detector, detector.model, items, run, CSV_FIELDS, check, plan)
-    if writer.labels is not None:
-        writer.labels.close()
-    return code
+    return run_job(detector, items, run, CSV_FIELDS, check, plan, stage)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 from click.core import ParameterSource
 
 from optik.cli.common import (
     RunOptions,
+    TaskCommand,
     image_plan,
     input_arguments,
+    model_option,
     output_options,
-    records_stream,
     run_job,
     run_options,
 )
@@ -36,15 +35,10 @@ def _operation(name: str, help: str, metavar: str | None = None, default: float 
     )
 
 
-@click.command()
+@click.command(cls=TaskCommand)
 @input_arguments
 @output_options("the enhanced images")
-@click.option(
-    "-m",
-    "--model",
-    metavar="NAME",
-    help="realesrgan-x4plus (default), realesrgan-x4plus-anime, realesr-animevideov3, none.",
-)
+@model_option("enhance")
 @click.option(
     "-s",
     "--scale",
@@ -102,26 +96,20 @@ def enhance(
     (inputs mirrored below it), or - (PNG on stdout; the records then go to stderr).
     --batch-size does not apply: images go one at a time, tile by tile.
     """
-    from pathlib import Path
-
     from optik.errors import UsageError
     from optik.io.inputs import discover
+    from optik.io.outputs import OutputStage
     from optik.preprocess.adjust import Operation
-    from optik.registry import default_model, load_model
-    from optik.tasks.enhance import CSV_FIELDS, Enhancer
+    from optik.tasks.enhance import CSV_FIELDS
+    from optik.tasks.settings import EnhanceSettings
 
     run = RunOptions(**options)
     run.apply()
     if output is None:
         raise UsageError("enhance writes images: give -o FILE (one input), -o DIR/ or -o - (stdout)")
     operations = [Operation(name, value).checked() for name, value in ctx.meta.get("optik.operations", [])]
+    settings = EnhanceSettings(scale, tile, tile_pad, tuple(operations))
     items = discover(images, recursive, files_from)
     plan = image_plan(output, items, overwrite, skip_existing)
-    name = model or default_model("enhance").name
-    if name == "none" and run.weights:
-        raise UsageError("--weights needs a model; --model none runs no network")
-    loaded = load_model(name, run.device, run.half, Path(run.weights) if run.weights else None, task="enhance")
-    stdout = sys.stdout.buffer
-    task = Enhancer(loaded, scale, tile, tile_pad, operations, plan, stdout)
-    with records_stream(plan):
-        return run_job(task, loaded, items, run, CSV_FIELDS, plan=plan)
+    task = run.create_task("enhance", settings, model)
+    return run_job(task, items, run, CSV_FIELDS, plan=plan, stage=OutputStage(plan))

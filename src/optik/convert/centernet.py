@@ -9,27 +9,15 @@ bias and activation, and shapes are checked, and every kernel-carrying node must
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from optik.convert.sources import SourceFiles
 from optik.convert.tfjs import TfjsGraph, TfjsNode, read_graph_model
 from optik.nets.centernet import BLOCKS, HSWISH_SCALE, STRIDE, WH_SCALE, CenterNet, SameConv2d
-from optik.registry import upstream
-from optik.registry.packages import PackageFile, member
 
-CENTERNET_JSON = PackageFile(
-    upstream.HUMAN_MODELS,
-    "package/models/centernet.json",
-    "bfb942eaacc5becf738d536663bc4580a0ae9e560722306e6d4dd7fe4a09de05",
-)
-CENTERNET_BIN = PackageFile(
-    upstream.HUMAN_MODELS,
-    "package/models/centernet.bin",
-    "1b635a15009071f506f9f2b3519b31c072c534888989f30d269ffd44734ef7ef",
-)
 _CONV_OPS = ("_FusedConv2D", "Conv2D")
 _DEPTHWISE_OPS = ("FusedDepthwiseConv2dNative", "DepthwiseConv2dNative")
 
@@ -106,10 +94,9 @@ def _kernel(array: np.ndarray, module: nn.Conv2d) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(array.transpose(order), dtype=np.float32))
 
 
-def convert_centernet(root: Path) -> dict[str, torch.Tensor]:
-    """State dict of :class:`CenterNet` from the unpacked package at ``root`` (files checked by sha256)."""
-    member(CENTERNET_BIN, root)
-    graph = read_graph_model(member(CENTERNET_JSON, root))
+def convert_centernet(files: SourceFiles) -> dict[str, torch.Tensor]:
+    """State dict of :class:`CenterNet` from ``centernet.json`` (and the ``centernet.bin`` beside it)."""
+    graph = read_graph_model(files.one("centernet.json"))
     _check_constants(graph)
     model = CenterNet()
     convs = {name: m for name, m in model.named_modules() if isinstance(m, nn.Conv2d)}

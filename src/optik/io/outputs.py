@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from optik.errors import InputError, UsageError
 from optik.io.inputs import InputItem
-from optik.preprocess.decode import IMAGE_EXTENSIONS, Image, encode
+from optik.preprocess.decode import OUTPUT_EXTENSIONS, Image, encode
 
 STDOUT = "-"
 
@@ -88,30 +89,65 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def write_output(plan: OutputPlan, item: InputItem, data: bytes) -> str:
-    """Write one output image; return where it went (``-`` for stdout)."""
-    if plan.to_stdout:
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-        return STDOUT
-    path = plan.path_for(item)
+def write_output(plan: OutputPlan, item: InputItem, path: Path, image: Image) -> str:
+    """Write ``item``'s output ``image`` to ``path`` (refusing an input or, without ``--overwrite``, an
+    existing file), encoded for its extension; return where it went."""
     plan.check(item, path)
-    write_atomic(path, data)
+    write_atomic(path, encode(image, path.suffix))
     return str(path)
 
 
-def image_extension(path: str | Path) -> str:
-    """The encoder for an output path: its own image extension, PNG otherwise."""
-    suffix = Path(path).suffix.lower()
-    return suffix if suffix in IMAGE_EXTENSIONS else ".png"
+def image_path(path: Path) -> Path:
+    """``path``, or with ``.png`` added when its name has no image extension (stdin, an input named ``photo``)."""
+    return path if path.suffix.lower() in OUTPUT_EXTENSIONS else path.with_name(path.name + ".png")
 
 
-def write_image(plan: OutputPlan, item: InputItem, image: Image, stdout: BinaryIO | None = None) -> str:
-    """Encode ``image`` for where ``plan`` sends it and write it: PNG on stdout (``stdout`` is the real one
-    when the records were redirected to stderr), else the output path's own format, atomically."""
-    if plan.to_stdout:
-        stream = stdout or sys.stdout.buffer
-        stream.write(encode(image, ".png"))
-        stream.flush()
-        return STDOUT
-    return write_output(plan, item, encode(image, image_extension(plan.path_for(item))))
+def save_image(image: Image, path: Path) -> Path:
+    """Encode ``image`` in the format of ``path``'s extension (PNG without one) and write it atomically."""
+    path = image_path(path)
+    write_atomic(path, encode(image, path.suffix))
+    return path
+
+
+class OutputStage:
+    """Writes what a run asks for beside its records, called for each result on the pipeline's worker
+    threads: the rendered image (``-o FILE|DIR|-``; PNG on stdout), the detections' crops (below a
+    directory, ``NAME.NN.LABEL.EXT``) and training labels (YOLO or COCO). It sets ``result.output`` and
+    each detection's ``crop`` to where they went. Tasks never write: they render on demand."""
+
+    def __init__(
+        self,
+        images: OutputPlan | None = None,
+        render: Callable[[Any], Image] | None = None,
+        crops: OutputPlan | None = None,
+        labels: Any = None,
+        stdout: BinaryIO | None = None,
+    ):
+        self.images, self.crops, self.labels = images, crops, labels
+        self.render = render or (lambda result: result.render())
+        self.stdout = stdout or sys.stdout.buffer  # the real stdout for -o -, while the records go to stderr
+
+    def __call__(self, item: InputItem, result: Any) -> None:
+        if self.images is not None:
+            result.output = self._write_image(item, self.render(result))
+        if self.crops is not None:
+            base = image_path(self.crops.path_for(item))
+            for position, detection, crop in result.crops():
+                path = base.with_name(f"{base.stem}.{position:02d}.{detection.label.replace(' ', '-')}{base.suffix}")
+                self.crops.check(item, path)
+                write_atomic(path, encode(crop, path.suffix))
+                detection.crop = str(path)
+        if self.labels is not None:
+            self.labels.add(item, result)
+
+    def _write_image(self, item: InputItem, image: Image) -> str:
+        if self.images.to_stdout:
+            self.stdout.write(encode(image, ".png"))
+            self.stdout.flush()
+            return STDOUT
+        return write_output(self.images, item, image_path(self.images.path_for(item)), image)
+
+    def close(self) -> None:
+        """Finish what is written once at the end (a COCO document)."""
+        if self.labels is not None:
+            self.labels.close()

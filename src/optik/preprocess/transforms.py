@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from optik.preprocess.geometry import Affine, letterbox, letterbox_warp
-
-ResizeMode = Literal["resize-crop", "crop-resize", "letterbox", "letterbox-warp", "stretch", "none"]
-Interpolation = Literal["bilinear-antialias", "bicubic-antialias", "bilinear", "bicubic", "area", "nearest"]
+from optik.preprocess.spec import InputSpec, Interpolation
 
 _CV2_INTERPOLATION = {
     "bilinear": cv2.INTER_LINEAR,
@@ -23,39 +18,15 @@ _CV2_INTERPOLATION = {
 }
 
 
-@dataclass(frozen=True)
-class InputSpec:
-    """How a model wants its input, as its card states it.
-
-    ``resize``: ``resize-crop`` resizes the shorter side to ``resize_size`` then centre-crops ``size``
-    (torchvision); ``crop-resize`` centre-crops ``size/resize_size`` of the shorter side then resizes
-    (TensorFlow); ``letterbox`` keeps the aspect ratio and pads (``letterbox-warp``: NanoDet's sub-pixel
-    centred warp, :func:`~optik.preprocess.geometry.letterbox_warp`); ``stretch`` ignores it; ``none``
-    keeps the image as it is. Values become ``(pixel * scale - mean) / std`` in ``color`` order.
-    """
-
-    size: tuple[int, int] | None = None
-    resize: ResizeMode = "none"
-    resize_size: int | None = None
-    interpolation: Interpolation = "bilinear"
-    color: Literal["RGB", "BGR"] = "RGB"
-    scale: float = 1 / 255
-    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
-
-    def describe(self) -> str:
-        size = f"{self.size[1]}×{self.size[0]}" if self.size else "any size"
-        resize = f"{self.resize} {self.resize_size}" if self.resize_size else self.resize
-        return (
-            f"{size}, {resize}, {self.interpolation}, {self.color}, ×{self.scale:g}, "
-            f"mean {list(self.mean)}, std {list(self.std)}"
-        )
-
-
 def resize(pixels: np.ndarray, width: int, height: int, interpolation: Interpolation) -> np.ndarray:
-    """Resize uint8 H×W×C pixels; the ``*-antialias`` modes match torchvision/PIL downscaling."""
+    """Resize uint8 H×W×C pixels; the ``*-antialias`` modes match torchvision/PIL downscaling, ``lanczos`` is
+    Pillow's (antialiased when shrinking)."""
     if (pixels.shape[1], pixels.shape[0]) == (width, height):
         return pixels
+    if interpolation == "lanczos":
+        from PIL import Image as PILImage  # Pillow comes with torchvision
+
+        return np.array(PILImage.fromarray(pixels).resize((width, height), PILImage.LANCZOS))
     if interpolation.endswith("-antialias"):
         tensor = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)[None]
         mode = interpolation.removesuffix("-antialias")
@@ -82,6 +53,11 @@ def prepare(pixels: np.ndarray, spec: InputSpec) -> tuple[np.ndarray, Affine]:
     out_h, out_w = spec.size
     if spec.resize == "stretch":
         return resize(pixels, out_w, out_h, spec.interpolation), Affine(out_w / width, out_h / height)
+    if spec.resize in ("fit", "fit-within"):
+        longest = out_w if spec.resize == "fit" else min(out_w, max(width, height))
+        scale = longest / max(width, height)
+        new_w, new_h = max(spec.min_side, round(width * scale)), max(spec.min_side, round(height * scale))
+        return resize(pixels, new_w, new_h, spec.interpolation), Affine(new_w / width, new_h / height)
     if spec.resize == "letterbox":
         return letterbox(pixels, spec.size, _CV2_INTERPOLATION[spec.interpolation.removesuffix("-antialias")])
     if spec.resize == "letterbox-warp":
@@ -104,8 +80,11 @@ def prepare(pixels: np.ndarray, spec: InputSpec) -> tuple[np.ndarray, Affine]:
     return resize(cropped, out_w, out_h, spec.interpolation), Affine(scale, scale, -left * scale, -top * scale)
 
 
-def to_batch(arrays: list[np.ndarray], spec: InputSpec, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """Stack same-sized RGB uint8 H×W×3 arrays into a normalised NCHW tensor on ``device``."""
+def to_batch(
+    arrays: list[np.ndarray], spec: InputSpec, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
+    """Stack same-sized RGB uint8 H×W×3 arrays into a normalised NCHW tensor, normalised on ``device`` (the
+    uint8 pixels travel, not floats)."""
     batch = torch.from_numpy(np.stack(arrays)).to(device, non_blocking=True).permute(0, 3, 1, 2)
     if spec.color == "BGR":
         batch = batch.flip(1)

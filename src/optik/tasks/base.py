@@ -1,15 +1,25 @@
-"""What every task provides to the pipeline, and the checks every output goes through."""
+"""What every task provides to the pipeline, the base of the family adapters, and the output checks.
+
+A task is a family adapter bound to one loaded model and the task's settings: ``prepare`` (worker
+threads) → ``forward`` (one batch on the device) → ``finish`` (worker threads) → a result. Results
+are data: they render their images on demand, and only the output stage (:mod:`optik.io.outputs`)
+writes anything.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from optik.errors import InputError
-from optik.io.inputs import InputItem
-from optik.preprocess.decode import Image
+from optik.errors import InputError, SettingError
+
+if TYPE_CHECKING:
+    from optik.io.inputs import InputItem
+    from optik.preprocess.decode import Image
+    from optik.registry.loading import LoadedModel
 
 
 @dataclass
@@ -20,10 +30,12 @@ class Prepared:
     array: np.ndarray
     context: Any = None
     key: tuple = field(default=())
-    item: InputItem | None = None  # the input it came from (set by the pipeline; None in the Python API)
+    item: InputItem | None = None  # the input it came from (set by the pipeline)
 
 
 class Result(Protocol):
+    """A task's answer for one image: a record, a line of text, CSV rows."""
+
     def to_record(self) -> dict[str, Any]: ...
 
     def to_text(self) -> str: ...
@@ -31,19 +43,72 @@ class Result(Protocol):
     def csv_rows(self) -> list[dict[str, Any]]: ...
 
 
-class Task(Protocol):
-    """prepare (worker threads) → forward (one batch on the device) → finish (worker threads).
+class ImageResult:
+    """A result with a picture: :meth:`render` makes it, :meth:`save` writes it (atomically, in the format
+    of the path's extension; PNG without one)."""
 
-    A task may set ``decode_min_side``: the shorter side it needs at most, so that large JPEGs
-    can be decoded at a reduced scale (see :func:`optik.preprocess.decode.decode`), and
-    ``batch_limit``: the most images one forward call takes (1 for tile-by-tile tasks).
-    """
+    def render(self) -> Image:
+        raise NotImplementedError
+
+    def save(self, path: str | Path) -> Path:
+        from optik.io.outputs import save_image
+
+        return save_image(self.render(), Path(path))
+
+
+class Task(Protocol):
+    """prepare → forward → finish. ``decode_min_side``: the shorter side the task needs at most, so that
+    large JPEGs can be decoded reduced; ``batch_limit``: the most images one forward call takes."""
+
+    model: LoadedModel
+    decode_min_side: int | None
+    batch_limit: int | None
 
     def prepare(self, image: Image) -> Prepared: ...
 
     def forward(self, arrays: list[np.ndarray]) -> list[Any]: ...
 
     def finish(self, prepared: Prepared, output: Any) -> Result: ...
+
+
+class Family:
+    """Base of the family adapters: the loaded model, its registry row, the task's settings (checked
+    against the row). Subclasses provide prepare, forward and finish."""
+
+    decode_min_side: int | None = None
+    batch_limit: int | None = None
+
+    def __init__(self, model: LoadedModel, settings: Any):
+        settings.check(model.spec)
+        self.model, self.settings = model, settings
+
+    @property
+    def name(self) -> str:
+        return self.model.spec.name
+
+
+def create_task(
+    task: str,
+    settings: Any,
+    model: str | LoadedModel | None = None,
+    device: str = "auto",
+    half: bool = False,
+    weights: str | Path | None = None,
+) -> Family:
+    """The family adapter of ``model`` (a name, an already loaded model, or None: the task's default)
+    for ``task``, with ``settings`` checked against its row."""
+    from optik.registry import default_model, get_spec, load_model
+    from optik.registry.loading import LoadedModel
+
+    if isinstance(model, LoadedModel):
+        if model.spec.task != task:
+            raise SettingError("model", f"{model.spec.name} is a {model.spec.task} model, not a {task} model")
+        loaded = model
+    else:
+        spec = get_spec(model, task) if model else default_model(task)
+        settings.check(spec)  # before the (slow) load
+        loaded = load_model(spec.name, device, half, Path(weights) if weights else None, task=task)
+    return loaded.spec.adapter()(loaded, settings)
 
 
 def check_sane(values: np.ndarray, what: str, name: str, allow_constant: bool = False) -> None:

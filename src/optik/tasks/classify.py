@@ -12,7 +12,8 @@ import torch
 from optik.preprocess.decode import Image
 from optik.preprocess.transforms import prepare, to_batch
 from optik.registry.loading import LoadedModel
-from optik.tasks.base import Prepared, check_sane
+from optik.tasks.base import Family, Prepared, check_sane
+from optik.tasks.settings import ClassifySettings
 
 CSV_FIELDS = ("path", "model", "rank", "label", "index", "score")
 
@@ -65,18 +66,17 @@ class ClassifyResult:
         ]
 
 
-class Classifier:
-    """The classify task for one loaded model."""
+class Classifier(Family):
+    """Any ImageNet classifier: resize/crop/normalise as its row's input spec says, softmax, top-k."""
 
-    def __init__(self, model: LoadedModel, top_k: int = 5, draft: bool = False):
-        """``draft``: decode large JPEGs at 1/2–1/8 scale (keeping ≥ 2× the resize target): about 3× faster
-        decoding, probabilities within ~0.03 of the exact path instead of ~0.002."""
-        self.model = model
+    def __init__(self, model: LoadedModel, settings: ClassifySettings | None = None):
+        super().__init__(model, settings or ClassifySettings())
         self.spec = model.spec.input_spec()
         self.labels = model.spec.categories()
-        self.top_k = max(1, min(top_k, len(self.labels) or top_k))
+        self.top_k = min(self.settings.top_k, len(self.labels) or self.settings.top_k)
         target = self.spec.resize_size or max(self.spec.size or (0,))
-        self.decode_min_side = 2 * target if draft and target else None
+        # draft: decode large JPEGs at 1/2-1/8 scale (keeping ≥ 2× the resize target)
+        self.decode_min_side = 2 * target if self.settings.draft and target else None
 
     def prepare(self, image: Image) -> Prepared:
         array, _ = prepare(image.rgb8(), self.spec)
@@ -92,7 +92,7 @@ class Classifier:
         order = np.argsort(-probabilities, kind="stable")[: self.top_k]
         predictions = [Prediction(self.label(i), int(i), float(probabilities[i])) for i in order]
         image = prepared.image
-        return ClassifyResult(image.name, self.model.spec.name, *image.original_size, predictions)
+        return ClassifyResult(image.name, self.name, *image.original_size, predictions)
 
     def label(self, index: int) -> str:
         return self.labels[index] if index < len(self.labels) else str(index)

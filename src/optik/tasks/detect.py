@@ -1,40 +1,34 @@
-"""Object and face detection: boxes in original pixels, optional annotated / redacted images, crops and
-training labels, plus the ``--expect`` / ``--min-count`` / ``--max-count`` checks.
+"""Object and face detection: boxes in original pixels, plus the ``--expect`` / ``--min-count`` /
+``--max-count`` checks. Results render the annotated or redacted image and the crops on demand.
 
-One :class:`Detector` per model family (NanoDet, CenterNet, torchvision detectors, MTCNN, OpenCV's Haar
-cascade); they differ in ``prepare`` and ``forward`` and share ``finish``: map back, filter, NMS, write.
+One family adapter per kind of detector (NanoDet, CenterNet, torchvision detectors, MTCNN, OpenCV's Haar
+cascade); they differ in ``prepare`` and ``forward`` and share ``finish``: map back, filter, NMS.
 """
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import cv2
 import numpy as np
 import torch
 from torchvision.ops import batched_nms
 
-from optik.errors import ModelUnavailable, UsageError
-from optik.io.inputs import InputItem
-from optik.io.labels import CocoLabels, YoloLabels
-from optik.io.outputs import STDOUT, OutputPlan, write_atomic
-from optik.preprocess.decode import IMAGE_EXTENSIONS, Image, encode
+from optik.errors import ModelUnavailable
+from optik.preprocess.decode import Image
 from optik.preprocess.draw import annotate, colour, pixel_region, redact
 from optik.preprocess.geometry import Affine, fit_within, map_boxes
 from optik.preprocess.transforms import prepare, to_batch
-from optik.registry import get_spec, load_model
+from optik.registry.labels import label_set
 from optik.registry.loading import LoadedModel, weights_path
-from optik.registry.spec import Builtin, ModelSpec, TorchvisionWeights
-from optik.tasks.base import Prepared, check_sane
+from optik.tasks.base import Family, Prepared, check_sane
+from optik.tasks.settings import DetectSettings
 
 CSV_FIELDS = ("path", "model", "label", "index", "score", "x1", "y1", "x2", "y2")
-FACE_LABELS = ["face"]
 
 
 @dataclass
@@ -71,7 +65,8 @@ class DetectResult:
     width: int
     height: int
     detections: list[Detection] = field(default_factory=list)
-    output: str | None = None  # where -o wrote the annotated or redacted image
+    output: str | None = None  # where the output stage wrote the annotated or redacted image
+    image: Image | None = field(default=None, repr=False)  # the input, for render() and crops()
 
     def counts(self) -> Counter:
         return Counter(d.label for d in self.detections)
@@ -109,17 +104,33 @@ class DetectResult:
             for d in self.detections
         ]
 
+    def render(self, redact_with: str | None = None) -> Image:
+        """The image with every detection drawn (box, label, score, landmarks), or with every detected region
+        hidden by ``redact_with`` (``blur``, ``pixelate``, ``fill``: only the pixels inside boxes change;
+        depth, gray and alpha kept)."""
+        image = self._image()
+        boxes = [d.box for d in self.detections]
+        if redact_with:
+            return Image(redact(image.pixels, boxes, redact_with), image.alpha, image.gray, image.name)
+        captions = [f"{d.label} {d.score:.2f}" for d in self.detections]
+        colours = [colour(d.index) for d in self.detections]
+        points = [d.landmarks for d in self.detections]
+        return Image(annotate(image.rgb8(), boxes, captions, colours, points), None, False, image.name)
 
-@dataclass(frozen=True)
-class DetectSettings:
-    """What to keep: ``conf`` minimum score, ``iou`` class-wise NMS threshold, ``max_det`` per image,
-    ``classes`` (label names, empty = all), ``imgsz`` the network input size (None = the model's own)."""
+    def crops(self) -> Iterator[tuple[int, Detection, Image]]:
+        """(position, detection, the pixels inside its box) for every detection with a non-empty box."""
+        image = self._image()
+        for position, d in enumerate(self.detections):
+            x0, y0, x1, y1 = pixel_region(d.box, image.width, image.height)
+            if x1 > x0 and y1 > y0:
+                alpha = None if image.alpha is None else np.ascontiguousarray(image.alpha[y0:y1, x0:x1])
+                pixels = np.ascontiguousarray(image.pixels[y0:y1, x0:x1])
+                yield position, d, Image(pixels, alpha, image.gray, image.name)
 
-    conf: float = 0.35
-    iou: float = 0.5
-    max_det: int = 100
-    classes: tuple[str, ...] = ()
-    imgsz: int | None = None
+    def _image(self) -> Image:
+        if self.image is None:
+            raise ValueError("this result keeps no image to render")
+        return self.image
 
 
 @dataclass
@@ -133,99 +144,14 @@ class Raw:
     signal: np.ndarray | None = None  # the raw score map, for the sanity check
 
 
-class ImageWriter:
-    """Writes what ``-o``, ``--crops`` and ``--labels-out`` ask for, from worker threads.
+class Detector(Family):
+    """The detect task for one loaded model; subclasses provide ``prepare`` and ``forward``."""
 
-    ``output``: the annotated image (boxes, captions), or the redacted one with ``redact``.
-    ``crops``: one image per detection below a directory. ``labels``: a YOLO or COCO label writer.
-    """
-
-    def __init__(
-        self,
-        output: OutputPlan | None = None,
-        redact: str | None = None,
-        crops: OutputPlan | None = None,
-        labels: YoloLabels | CocoLabels | None = None,
-        stdout: BinaryIO | None = None,
-    ):
-        self.output, self.redact, self.crops, self.labels = output, redact, crops, labels
-        self.stdout = stdout or sys.stdout.buffer  # the real stdout, for -o - while records go to stderr
-
-    def write(self, image: Image, result: DetectResult, item: InputItem | None) -> None:
-        if item is None:  # the Python API: nothing to write
-            return
-        if self.output is not None:
-            result.output = self._write_image(image, result, item)
-        if self.crops is not None:
-            self._write_crops(image, result, item)
-        if self.labels is not None:
-            self.labels.add(item, result)
-
-    def _write_image(self, image: Image, result: DetectResult, item: InputItem) -> str:
-        boxes = [d.box for d in result.detections]
-        if self.redact:  # same depth, gray and alpha as the input; only the pixels inside boxes change
-            out = Image(redact(image.pixels, boxes, self.redact), image.alpha, image.gray, image.name)
-        else:
-            captions = [f"{d.label} {d.score:.2f}" for d in result.detections]
-            colours = [colour(d.index) for d in result.detections]
-            points = [d.landmarks for d in result.detections]
-            out = Image(annotate(image.rgb8(), boxes, captions, colours, points), None, False, image.name)
-        if self.output.to_stdout:
-            suffix = Path(item.source).suffix.lower()
-            self.stdout.write(encode(out, suffix if suffix in IMAGE_EXTENSIONS else ".png"))
-            self.stdout.flush()
-            return STDOUT
-        path = _image_path(self.output.path_for(item))
-        self.output.check(item, path)
-        write_atomic(path, encode(out, path.suffix))
-        return str(path)
-
-    def _write_crops(self, image: Image, result: DetectResult, item: InputItem) -> None:
-        base = _image_path(self.crops.path_for(item))
-        for k, d in enumerate(result.detections):
-            x0, y0, x1, y1 = pixel_region(d.box, image.width, image.height)
-            if x1 <= x0 or y1 <= y0:
-                continue
-            crop = Image(
-                np.ascontiguousarray(image.pixels[y0:y1, x0:x1]),
-                None if image.alpha is None else np.ascontiguousarray(image.alpha[y0:y1, x0:x1]),
-                image.gray,
-                image.name,
-            )
-            path = base.with_name(f"{base.stem}.{k:02d}.{d.label.replace(' ', '-')}{base.suffix}")
-            self.crops.check(item, path)
-            write_atomic(path, encode(crop, path.suffix))
-            d.crop = str(path)
-
-
-def _image_path(path: Path) -> Path:
-    """``path``, or with ``.png`` added when its name has no image extension (stdin, ``-o result``)."""
-    return path if path.suffix.lower() in IMAGE_EXTENSIONS else path.with_name(path.name + ".png")
-
-
-class Detector:
-    """The detect task for one loaded model; subclasses provide ``labels``, ``prepare`` and ``forward``."""
-
-    labels: list[str]
-
-    def __init__(self, model: LoadedModel, settings: DetectSettings | None = None, writer: ImageWriter | None = None):
-        self.model = model
-        self.settings = settings or DetectSettings()
-        self.writer = writer
-        self._setup()
-        unknown = [name for name in self.settings.classes if name not in self.labels]
-        if unknown:
-            raise UsageError(
-                f"{model.spec.name} has no class {', '.join(map(repr, unknown))} ({self.describe_labels()})"
-            )
-        self.selected = np.array([not self.settings.classes or name in self.settings.classes for name in self.labels])
-
-    def _setup(self) -> None:
-        """Per-family set-up (label set, input spec); runs before the settings are checked."""
-
-    def describe_labels(self) -> str:
-        names = self.labels if len(self.labels) <= 10 else [*self.labels[:10], "…"]
-        return f"its {len(self.labels)} classes: {', '.join(names)}; see `optik models info {self.model.spec.name}`"
+    def __init__(self, model: LoadedModel, settings: DetectSettings | None = None):
+        super().__init__(model, settings or DetectSettings())
+        self.labels = model.spec.categories()
+        chosen = self.settings.classes
+        self.selected = np.array([not chosen or name in chosen for name in self.labels])
 
     def prepare(self, image: Image) -> Prepared:
         raise NotImplementedError
@@ -234,7 +160,7 @@ class Detector:
         raise NotImplementedError
 
     def finish(self, prepared: Prepared, raw: Raw) -> DetectResult:
-        """Map boxes back to the original pixels, keep what the settings ask for, write the images."""
+        """Map boxes back to the original pixels, keep what the settings ask for."""
         image, settings = prepared.image, self.settings
         if raw.signal is not None:
             check_sane(raw.signal, "scores", image.name)
@@ -266,25 +192,17 @@ class Detector:
             )
             for i in index
         ]
-        result = DetectResult(image.name, self.model.spec.name, image.width, image.height, detections)
-        if self.writer is not None:
-            self.writer.write(image, result, prepared.item)
-        return result
+        return DetectResult(image.name, self.name, image.width, image.height, detections, image=image)
 
 
 class NanoDetDetector(Detector):
-    """NanoDet-g: letterbox warp, BGR mean/std, GFL decode with NMS at ``--iou``."""
+    """NanoDet-g: letterbox warp, BGR mean/std, GFL decode with NMS at ``iou``; ``imgsz`` the square input."""
 
-    def _setup(self) -> None:
-        self.labels = self.model.spec.categories()
-        spec = self.model.spec.input_spec()
-        if self.settings.imgsz is not None:
-            if self.settings.imgsz % 32:
-                raise UsageError(
-                    f"--imgsz for {self.model.spec.name} must be a multiple of 32, not {self.settings.imgsz}"
-                )
-            spec = replace(spec, size=(self.settings.imgsz, self.settings.imgsz))
-        self.spec = spec
+    def __init__(self, model: LoadedModel, settings: DetectSettings | None = None):
+        super().__init__(model, settings)
+        spec = model.spec.input_spec()
+        size = self.settings.imgsz
+        self.spec = replace(spec, size=(size, size)) if size is not None else spec
 
     def prepare(self, image: Image) -> Prepared:
         array, affine = prepare(image.rgb8(), self.spec)
@@ -313,8 +231,8 @@ class NanoDetDetector(Detector):
 
 class CenterNetDetector(NanoDetDetector):
     """CenterNet MobileNetV3: NanoDet's input handling (the row's spec: a 512x512 stretch, RGB 0-255;
-    ``--imgsz`` a multiple of 32), then the graph's own decode (3x3 peaks, top 100 or ``--max-det``);
-    ``--conf`` and class-wise NMS at ``--iou`` apply in ``finish``."""
+    ``imgsz`` a multiple of 32), then the graph's own decode (3x3 peaks, top 100 or ``max_det``);
+    ``conf`` and class-wise NMS at ``iou`` apply in ``finish``."""
 
     def forward(self, arrays: list[np.ndarray]) -> list[Raw]:
         from optik.nets.centernet import TOP_K, decode_centernet
@@ -333,16 +251,13 @@ class CenterNetDetector(NanoDetDetector):
 class TorchvisionDetector(Detector):
     """torchvision's detection models: a list of RGB [0, 1] tensors in, boxes in input pixels out.
 
-    They resize internally (``--imgsz`` sets the shorter side, or SSDlite's fixed square) and run their own
-    score filter and NMS first; ``--conf`` and ``--iou`` apply on top. COCO-91 ids become COCO-80 indices.
+    They resize internally (``imgsz`` sets the shorter side, or SSDlite's fixed square) and run their own
+    score filter and NMS first; ``conf`` and ``iou`` apply on top. COCO-91 ids become COCO-80 indices.
     """
 
-    def _setup(self) -> None:
-        self.labels = self.model.spec.categories()
-        assert isinstance(self.model.spec.weights, TorchvisionWeights)
-        native = self.model.spec.weights.weights().meta["categories"]
-        self.to_label = np.array([self.labels.index(n) if n in self.labels else -1 for n in native])
-        self.spec = self.model.spec.input_spec()
+    def __init__(self, model: LoadedModel, settings: DetectSettings | None = None):
+        super().__init__(model, settings)
+        self.to_label = np.array([self.labels.index(n) if n in self.labels else -1 for n in label_set("coco91")])
 
     def prepare(self, image: Image) -> Prepared:
         return Prepared(image, image.rgb8(), Affine(1.0, 1.0), key=())  # any sizes batch together
@@ -364,8 +279,7 @@ class TorchvisionDetector(Detector):
             transform.min_size, transform.max_size, transform.fixed_size = saved
 
     def forward(self, arrays: list[np.ndarray]) -> list[Raw]:
-        device, dtype = self.model.device, self.model.dtype
-        tensors = [torch.from_numpy(a).to(device).permute(2, 0, 1).to(dtype) / 255 for a in arrays]
+        tensors = [self.model.tensor(torch.from_numpy(a).permute(2, 0, 1).float() / 255) for a in arrays]
         with torch.inference_mode(), self._input_size():
             outputs = self.model.module(tensors)
         raws = []
@@ -381,9 +295,7 @@ class TorchvisionDetector(Detector):
 
 
 class MtcnnDetector(Detector):
-    """MTCNN faces with five landmarks; ``--imgsz`` downscales images whose longer side is larger."""
-
-    labels = FACE_LABELS
+    """MTCNN faces with five landmarks; ``imgsz`` downscales images whose longer side is larger."""
 
     def prepare(self, image: Image) -> Prepared:
         array, affine = (
@@ -407,13 +319,13 @@ class HaarDetector(Detector):
     the box (its neighbour count), so more corroborated faces score higher.
     """
 
-    labels = FACE_LABELS
     min_neighbours = 5
 
-    def _setup(self) -> None:
-        self.cascade = cv2.CascadeClassifier(str(weights_path(self.model.spec)))
+    def __init__(self, model: LoadedModel, settings: DetectSettings | None = None):
+        super().__init__(model, settings)
+        self.cascade = cv2.CascadeClassifier(str(weights_path(model.spec)))
         if self.cascade.empty():
-            raise ModelUnavailable(f"{self.model.spec.name}: OpenCV cannot read its cascade file")
+            raise ModelUnavailable(f"{self.name}: OpenCV cannot read its cascade file")
 
     def prepare(self, image: Image) -> Prepared:
         gray = cv2.equalizeHist(cv2.cvtColor(image.rgb8(), cv2.COLOR_RGB2GRAY))
@@ -431,33 +343,6 @@ class HaarDetector(Detector):
             boxes = np.concatenate([rects[:, :2], rects[:, :2] + rects[:, 2:]], 1)
             raws.append(Raw(boxes, hits / (hits + self.min_neighbours), np.zeros(len(rects), np.int64)))
         return raws
-
-
-def detector_class(spec: ModelSpec) -> type[Detector]:
-    """The family of ``spec``, by its weights source and architecture."""
-    if isinstance(spec.weights, Builtin):
-        return HaarDetector
-    if isinstance(spec.weights, TorchvisionWeights):
-        return TorchvisionDetector
-    if spec.architecture.startswith("optik.nets.mtcnn:"):
-        return MtcnnDetector
-    if spec.architecture.startswith("optik.nets.centernet:"):
-        return CenterNetDetector
-    return NanoDetDetector
-
-
-def load_detector(
-    name: str,
-    settings: DetectSettings | None = None,
-    writer: ImageWriter | None = None,
-    device: str = "auto",
-    half: bool = False,
-    weights: Path | None = None,
-) -> Detector:
-    """Load the detect model ``name`` and wrap it in its task (usage errors and exit 4 as the CLI maps them)."""
-    spec = get_spec(name, "detect")
-    loaded = load_model(name, device, half, weights, task="detect")
-    return detector_class(spec)(loaded, settings, writer)
 
 
 def check_counts(
@@ -480,9 +365,7 @@ def check_counts(
 
 def category_ids(labels: Sequence[str]) -> list[int]:
     """COCO's own category ids (1…90, with gaps) for the COCO-80 labels; ``1…N`` for other label sets."""
-    from torchvision.models.detection import FasterRCNN_ResNet50_FPN_Weights
-
-    coco91 = FasterRCNN_ResNet50_FPN_Weights.COCO_V1.meta["categories"]
+    coco91 = label_set("coco91")
     if all(name in coco91 for name in labels):
         return [coco91.index(name) for name in labels]
     return list(range(1, len(labels) + 1))

@@ -11,20 +11,19 @@ operations run.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 import torch
 
 from optik.errors import InputError
-from optik.io.outputs import OutputPlan, write_image
-from optik.preprocess.adjust import Operation, apply_operations, from_float, resample, to_float
+from optik.preprocess.adjust import apply_operations, from_float, resample, to_float
 from optik.preprocess.decode import Image
 from optik.preprocess.tiling import auto_tile, available_memory, run_tiled
 from optik.registry.loading import LoadedModel
-from optik.tasks.base import Prepared, check_sane
+from optik.tasks.base import Family, Prepared, check_sane
+from optik.tasks.settings import EnhanceSettings
 
 CSV_FIELDS = (
     "path",
@@ -40,10 +39,7 @@ CSV_FIELDS = (
     "operations",
     "seconds",
 )
-DEFAULT_TILE_PAD = 16
-#: Peak bytes per padded input pixel of one tile in float32 (bench/enhance.py measures them);
-#: unknown architectures get the larger figure.
-BYTES_PER_PIXEL = {"RRDBNet": 16_000, "SRVGGNetCompact": 2_000}
+DEFAULT_TILE_PAD = EnhanceSettings.tile_pad
 LARGEST_AUTO_TILE = {"cpu": 256, "cuda": 2048}  # CPU speed is flat above ~96 px: spare the memory
 
 
@@ -63,7 +59,18 @@ class EnhanceResult:
     operations: list[str] = field(default_factory=list)
     seconds: float = 0.0
     output: str | None = None
-    image: np.ndarray | None = field(default=None, repr=False)
+    enhanced: Image | None = field(default=None, repr=False)
+
+    @property
+    def image(self) -> np.ndarray | None:
+        """The enhanced pixels as the Python API returns them: H×W gray, H×W×3 RGB or H×W×4 RGBA."""
+        return None if self.enhanced is None else as_array(self.enhanced)
+
+    def render(self) -> Image:
+        """The enhanced image (for the output stage)."""
+        if self.enhanced is None:
+            raise ValueError("this result keeps no image to render")
+        return self.enhanced
 
     def to_record(self) -> dict[str, Any]:
         record = {
@@ -110,39 +117,21 @@ def as_array(image: Image) -> np.ndarray:
     return image.pixels[:, :, 0].copy() if image.gray else image.pixels
 
 
-class Enhancer:
-    """The enhance task for one loaded model (``module`` None: the builtin ``none`` model)."""
+class Enhancer(Family):
+    """A super-resolution network (the row's ``UpscalerConfig``: native scale, memory per pixel), tile by tile."""
 
     batch_limit = 1  # images go one at a time, tile by tile
 
-    def __init__(
-        self,
-        model: LoadedModel,
-        scale: float | None = None,
-        tile: int | None = None,
-        tile_pad: int = DEFAULT_TILE_PAD,
-        operations: Sequence[Operation | str] = (),
-        plan: OutputPlan | None = None,
-        stdout: BinaryIO | None = None,
-    ):
-        self.model = model
-        self.native = self._native_scale()
-        self.scale = float(scale) if scale is not None else float(self.native)
-        if not 0 < self.scale <= 16:
-            raise ValueError(f"scale must be in (0, 16], not {self.scale:g}")
-        parsed = [Operation.parse(operation) for operation in operations]
-        self.before = [operation for operation in parsed if operation.name == "denoise"]
-        self.after = [operation for operation in parsed if operation.name != "denoise"]
-        self.tile, self.tile_pad = tile, tile_pad
-        self.plan = plan
-        self.stdout = stdout  # default: sys.stdout.buffer, looked up when an image goes there
+    def __init__(self, model: LoadedModel, settings: EnhanceSettings | None = None):
+        super().__init__(model, settings or EnhanceSettings())
+        self.native = self.native_scale()
+        self.scale = float(self.settings.scale) if self.settings.scale is not None else float(self.native)
+        self.before = [operation for operation in self.settings.operations if operation.name == "denoise"]
+        self.after = [operation for operation in self.settings.operations if operation.name != "denoise"]
+        self.tile, self.tile_pad = self.settings.tile, self.settings.tile_pad
 
-    def _native_scale(self) -> int:
-        """The network's own factor, read off a tiny forward pass (1 without a network)."""
-        if self.model.module is None:
-            return 1
-        probe = self.model(torch.zeros(1, 3, 8, 8))
-        return int(probe.shape[-1]) // 8
+    def native_scale(self) -> int:
+        return self.model.spec.config.native_scale
 
     @property
     def operations(self) -> list[str]:
@@ -160,7 +149,7 @@ class Enhancer:
         if needed > free:
             raise InputError(
                 f"{image.name}: {width}×{height} output needs about {_mebibytes(needed)}, "
-                f"{_mebibytes(free)} free (use a smaller --scale)"
+                f"{_mebibytes(free)} free (use a smaller scale)"
             )
         pixels = apply_operations(image.pixels, self.before, image.alpha)
         return Prepared(image, pixels, context=time.perf_counter() - start, key=())
@@ -169,8 +158,6 @@ class Enhancer:
         return [self._upscale(pixels) for pixels in arrays]
 
     def _upscale(self, pixels: np.ndarray) -> Upscaled:
-        if self.model.module is None:
-            return Upscaled(pixels)
         start = time.perf_counter()
         tile = self.tile if self.tile is not None else self._auto_tile(pixels)
         while True:
@@ -190,8 +177,7 @@ class Enhancer:
 
     def _auto_tile(self, pixels: np.ndarray) -> int:
         device = self.model.device
-        per_pixel = BYTES_PER_PIXEL.get(type(self.model.module).__name__, max(BYTES_PER_PIXEL.values()))
-        per_pixel *= self.model.dtype.itemsize / 4
+        per_pixel = self.model.spec.config.bytes_per_pixel * self.model.dtype.itemsize / 4
         height, width = pixels.shape[:2]
         reserve = 0 if device.type == "cuda" else height * width * self.native**2 * 3 * (4 + pixels.itemsize)
         tile = auto_tile(
@@ -200,24 +186,29 @@ class Enhancer:
         return 0 if tile >= max(height, width) else tile
 
     def _run_net(self, region: np.ndarray) -> np.ndarray:
-        batch = torch.from_numpy(to_float(region)).permute(2, 0, 1)[None]
-        out = self.model(batch).float()[0].permute(1, 2, 0).cpu().numpy()
+        out = self.model(torch.from_numpy(to_float(region)).permute(2, 0, 1)[None]).float()
+        out = out[0].permute(1, 2, 0).cpu().numpy()
         if not np.isfinite(out).all():
             raise InputError("the model produced NaN or infinite values")
         return from_float(out, region.dtype)
 
+    def check_output(self, pixels: np.ndarray, image: Image) -> None:
+        """All-black output from an image that is not, or a constant one from an image that is not flat, is
+        an error."""
+        if not pixels.any() and image.pixels.any():
+            raise InputError(f"{image.name}: the model produced all-black pixels")
+        check_sane(pixels, "pixels", image.name, allow_constant=int(image.pixels.max()) == int(image.pixels.min()))
+
     def finish(self, prepared: Prepared, upscaled: Upscaled) -> EnhanceResult:
         start = time.perf_counter()
         image = prepared.image
-        if self.model.module is not None:
-            _check_model_output(upscaled.pixels, image)
+        self.check_output(upscaled.pixels, image)
         width, height = self.output_size(image)
         pixels = resample(upscaled.pixels, width, height)
         if image.gray:
             pixels = np.repeat(pixels.mean(axis=2, dtype=np.float32).round().astype(pixels.dtype)[:, :, None], 3, 2)
         alpha = resample(image.alpha, width, height) if image.alpha is not None else None
         pixels = apply_operations(pixels, self.after, alpha)
-        enhanced = Image(pixels, alpha, image.gray, image.name)
         result = EnhanceResult(
             path=image.name,
             model=self.model.spec.name,
@@ -229,20 +220,23 @@ class Enhancer:
             tile=upscaled.tile,
             tiles=upscaled.tiles,
             operations=self.operations,
+            enhanced=Image(pixels, alpha, image.gray, image.name),
         )
-        if self.plan is None:
-            result.image = as_array(enhanced)
-        else:
-            result.output = write_image(self.plan, prepared.item, enhanced, self.stdout)
         result.seconds = prepared.context + upscaled.seconds + time.perf_counter() - start
         return result
 
 
-def _check_model_output(pixels: np.ndarray, image: Image) -> None:
-    """All-black output from an image that is not, or a constant one from an image that is not flat, is an error."""
-    if not pixels.any() and image.pixels.any():
-        raise InputError(f"{image.name}: the model produced all-black pixels")
-    check_sane(pixels, "pixels", image.name, allow_constant=int(image.pixels.max()) == int(image.pixels.min()))
+class ClassicalEnhancer(Enhancer):
+    """No network: the resample to ``scale`` (default 1) and the classical operations."""
+
+    def native_scale(self) -> int:
+        return 1
+
+    def _upscale(self, pixels: np.ndarray) -> Upscaled:
+        return Upscaled(pixels)
+
+    def check_output(self, pixels: np.ndarray, image: Image) -> None:
+        """The pixels are the input's own."""
 
 
 def _mebibytes(size: float) -> str:

@@ -12,42 +12,29 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Literal
+from typing import Any
 
 import cv2
 import numpy as np
 import torch
 
 from optik.errors import InputError
-from optik.io.outputs import OutputPlan, write_image
 from optik.nets import classical_segment
 from optik.preprocess import masks
 from optik.preprocess.decode import Image
 from optik.preprocess.geometry import Affine, fit_within, map_boxes
 from optik.preprocess.transforms import prepare, to_batch
+from optik.registry.families import ClassicalSegmentConfig
 from optik.registry.loading import LoadedModel
-from optik.registry.spec import Builtin, TorchvisionWeights, resolve
-from optik.tasks.base import Prepared, check_sane
+from optik.registry.spec import resolve
+from optik.tasks.base import Family, Prepared, check_sane
+from optik.tasks.settings import SegmentSettings
 
 log = logging.getLogger("optik")
 
 MODES = ("cutout", "mask", "overlay", "bg")
 CSV_FIELDS = ("path", "model", "foreground", "x1", "y1", "x2", "y2", "output")
 OVERLAY_TINT = (255, 0, 160)  # overlay: the mask in magenta at half strength over the photo
-INSTANCE_SCORE = 0.5  # Mask R-CNN: instances scoring below this are ignored
-SEED_MODEL = "nanodet"  # grabcut with box="auto": this detector's best box (any class) is the seed
-
-
-@dataclass
-class SegmentOptions:
-    """What to compute and render, beside the model."""
-
-    mode: str = "cutout"
-    threshold: float = 0.5  # foreground when alpha ≥ threshold (fraction, box, polygons, checks)
-    background: np.ndarray | tuple[int, int, int] | None = None  # --bg: an RGB image or colour (mode bg)
-    polygons: bool = False
-    k: int = 2  # kmeans clusters
-    box: tuple[int, int, int, int] | Literal["auto"] | None = None  # grabcut seed, original pixels; auto: detected
 
 
 @dataclass
@@ -142,112 +129,136 @@ class SegmentResult:
         return np.dstack([rendered.rgb8(), rendered.alpha])
 
 
-def model_kind(loaded: LoadedModel) -> str:
-    """``classical`` (OpenCV), ``semantic`` / ``instance`` (torchvision) or ``probability`` (a net whose
-    last output channel is the foreground probability: ISNet, Selfie, Meet)."""
-    spec = loaded.spec
-    if isinstance(spec.weights, Builtin):
-        return "classical"
-    if isinstance(spec.weights, TorchvisionWeights):
-        return "instance" if spec.architecture.startswith("torchvision.models.detection") else "semantic"
-    return "probability"
+class Segmenter(Family):
+    """The segment task for one loaded model: each family gives a low-resolution foreground (and what it
+    found); ``finish`` brings it to full resolution with the guided filter and measures it."""
 
-
-class Segmenter:
-    """The segment task for one loaded model; with a ``plan`` it writes each image's rendering."""
-
-    def __init__(
-        self,
-        model: LoadedModel,
-        options: SegmentOptions | None = None,
-        plan: OutputPlan | None = None,
-        stdout: BinaryIO | None = None,
-        seeder: Any | None = None,
-    ):
-        self.model = model
-        self.options = options or SegmentOptions()
-        self.plan = plan
-        self.stdout = stdout  # the real stdout for -o - (records then go to stderr)
-        self.kind = model_kind(model)
+    def __init__(self, model: LoadedModel, settings: SegmentSettings | None = None):
+        super().__init__(model, settings or SegmentSettings())
         self.spec = model.spec.input_spec()
-        self.labels = model.spec.categories() if self.kind in ("semantic", "instance") else []
-        self.method = resolve(model.spec.architecture) if self.kind == "classical" else None
-        if seeder is None and self.options.box == "auto" and model.spec.name == "grabcut":
-            seeder = load_seeder()
-        self.seeder = seeder  # the detector for box="auto" (see load_seeder)
+        self.labels = model.spec.categories()
 
     def prepare(self, image: Image) -> Prepared:
-        rgb = image.rgb8()
-        if self.kind == "classical":
-            array, affine = fit_within(rgb, classical_segment.WORKING_SIZE[self.model.spec.name])
-        else:
-            array, affine = prepare(rgb, self.spec)
+        array, affine = prepare(image.rgb8(), self.spec)
         return Prepared(image, array, context=affine, key=array.shape)
 
-    @torch.inference_mode()
-    def forward(self, arrays: list[np.ndarray]) -> list[Any]:
-        if self.kind == "classical":
-            return arrays  # the OpenCV work runs in finish, on the worker threads
-        batch = to_batch(arrays, self.spec, self.model.device, self.model.dtype)
-        if self.kind == "instance":
-            outputs = self.model.module(list(batch))
-            return [{key: value.float().cpu().numpy() for key, value in out.items()} for out in outputs]
-        output = self.model(batch)
-        if self.kind == "semantic":
-            return list(torch.softmax(output["out"].float(), dim=1).cpu().numpy())
-        return list(output[:, -1].float().cpu().numpy())
-
     def finish(self, prepared: Prepared, output: Any) -> SegmentResult:
-        image, affine = prepared.image, prepared.context
-        name, width, height = image.name, image.width, image.height
-        result = SegmentResult(name, self.model.spec.name, width, height, 0.0, None, mask=np.empty(0), image=image)
-        if self.kind == "classical":
-            low = self._classical(output, affine, width, height, result)
-        elif self.kind == "semantic":
-            check_sane(output, "class scores", name)
-            low = masks.to_image_geometry(1.0 - output[0], affine, width, height)
-            labels = masks.to_image_geometry(
-                output.argmax(0).astype(np.float32), affine, width, height, cv2.INTER_NEAREST
-            )
-            counts = np.bincount(labels.astype(np.int64).ravel(), minlength=len(self.labels)) / labels.size
-            result.classes = {self.labels[i]: round(float(c), 6) for i, c in enumerate(counts) if c > 0}
-        elif self.kind == "instance":
-            low = self._instances(output, affine, width, height, result)
-        else:
-            check_sane(output, "mask", name)  # a real photo never gives a bit-constant probability map
-            low = masks.to_image_geometry(output, affine, width, height)
+        image = prepared.image
+        result = SegmentResult(image.name, self.name, image.width, image.height, 0.0, None, np.empty(0), image)
+        low = self.foreground(output, prepared.context, result)
         result.mask = masks.guided_upsample(low, image.rgb8())
-        result.foreground, result.bbox = masks.measure(result.mask, self.options.threshold)
-        if self.options.polygons:
-            result.polygons = masks.polygons(result.mask, self.options.threshold)
-        if self.plan is not None:
-            rendered = result.render(self.options.mode, self.options.background)
-            result.output = write_image(self.plan, prepared.item, rendered, self.stdout)
+        result.foreground, result.bbox = masks.measure(result.mask, self.settings.threshold)
+        if self.settings.polygons:
+            result.polygons = masks.polygons(result.mask, self.settings.threshold)
         return result
 
-    def _classical(
-        self, pixels: np.ndarray, affine: Affine, width: int, height: int, result: SegmentResult
-    ) -> np.ndarray:
-        name = self.model.spec.name
-        box, seed = self.options.box, None
-        if name == "grabcut" and box == "auto":
-            box, seed = self._detected_box(result.image, affine, pixels.shape[:2])
-        box = box or classical_segment.centred_box(width, height)
+    def foreground(self, output: Any, affine: Affine, result: SegmentResult) -> np.ndarray:
+        """The [0, 1] foreground at the original geometry, before the guided upsampling."""
+        raise NotImplementedError
+
+
+class ProbabilitySegmenter(Segmenter):
+    """A network whose last output channel is the foreground probability (ISNet, Selfie, Meet)."""
+
+    def forward(self, arrays: list[np.ndarray]) -> list[Any]:
+        output = self.model(to_batch(arrays, self.spec, self.model.device, self.model.dtype))
+        return list(output[:, -1].float().cpu().numpy())
+
+    def foreground(self, output: np.ndarray, affine: Affine, result: SegmentResult) -> np.ndarray:
+        check_sane(output, "mask", result.path)  # a real photo never gives a bit-constant probability map
+        return masks.to_image_geometry(output, affine, result.width, result.height)
+
+
+class SemanticSegmenter(Segmenter):
+    """torchvision's VOC segmenters: foreground = 1 - p(background); the record lists each class's share."""
+
+    def forward(self, arrays: list[np.ndarray]) -> list[Any]:
+        output = self.model(to_batch(arrays, self.spec, self.model.device, self.model.dtype))
+        return list(torch.softmax(output["out"].float(), dim=1).cpu().numpy())
+
+    def foreground(self, output: np.ndarray, affine: Affine, result: SegmentResult) -> np.ndarray:
+        width, height = result.width, result.height
+        check_sane(output, "class scores", result.path)
+        labels = masks.to_image_geometry(output.argmax(0).astype(np.float32), affine, width, height, cv2.INTER_NEAREST)
+        counts = np.bincount(labels.astype(np.int64).ravel(), minlength=len(self.labels)) / labels.size
+        result.classes = {self.labels[i]: round(float(c), 6) for i, c in enumerate(counts) if c > 0}
+        return masks.to_image_geometry(1.0 - output[0], affine, width, height)
+
+
+class InstanceSegmenter(Segmenter):
+    """Mask R-CNN: instances scoring at least the row's ``min_score`` are merged into the foreground and
+    listed in the record."""
+
+    def forward(self, arrays: list[np.ndarray]) -> list[Any]:
+        batch = to_batch(arrays, self.spec, self.model.device, self.model.dtype)
+        with torch.inference_mode():
+            outputs = self.model.module(list(batch))
+        return [{key: value.float().cpu().numpy() for key, value in out.items()} for out in outputs]
+
+    def foreground(self, output: dict[str, np.ndarray], affine: Affine, result: SegmentResult) -> np.ndarray:
+        keep = output["scores"] >= self.model.spec.config.min_score
+        probs = output["masks"][keep, 0]
+        check_sane(probs, "instance masks", result.path, allow_constant=True)
+        boxes = map_boxes(output["boxes"][keep], affine, result.width, result.height)
+        result.instances = [
+            {
+                "label": self.labels[int(label)],
+                "score": round(float(score), 4),
+                "bbox": [round(float(v), 1) for v in box],
+            }
+            for label, score, box in zip(output["labels"][keep], output["scores"][keep], boxes, strict=True)
+        ]
+        merged = probs.max(axis=0) if len(probs) else np.zeros(output["masks"].shape[2:], np.float32)
+        return masks.to_image_geometry(merged, affine, result.width, result.height)
+
+
+class ClassicalSegmenter(Segmenter):
+    """OpenCV methods at the row's working size; the option the row names (``k``, ``box``) is passed on.
+    grabcut with ``box="auto"`` is seeded by the best detection of the row's seed model, run through the
+    detect task on this model's device."""
+
+    def __init__(self, model: LoadedModel, settings: SegmentSettings | None = None):
+        super().__init__(model, settings)
+        self.config: ClassicalSegmentConfig = model.spec.config
+        self.method = resolve(model.spec.architecture)
+        self.seeder = None
+        if self.settings.box == "auto":
+            from optik.tasks.base import create_task
+            from optik.tasks.settings import DetectSettings
+
+            half = model.dtype == torch.float16
+            self.seeder = create_task("detect", DetectSettings(max_det=1), self.config.seed_model, model.device, half)
+
+    def prepare(self, image: Image) -> Prepared:
+        array, affine = fit_within(image.rgb8(), self.config.working_size)
+        return Prepared(image, array, context=affine, key=array.shape)
+
+    def forward(self, arrays: list[np.ndarray]) -> list[Any]:
+        return arrays  # the OpenCV work runs in finish, on the worker threads
+
+    def foreground(self, pixels: np.ndarray, affine: Affine, result: SegmentResult) -> np.ndarray:
+        option = self.config.option
+        arguments: dict[str, Any] = {}
+        seed = None
+        if option == "k":
+            arguments["k"] = self.settings.k or 2
+        elif option == "box":
+            box = self.settings.box
+            if box == "auto":
+                box, seed = self._detected_box(result.image, affine, pixels.shape[:2])
+            box = box or classical_segment.centred_box(result.width, result.height)
+            arguments["box"] = _working_box(box, affine)
         try:
-            if name == "kmeans":
-                found = self.method(pixels, self.options.k)
-            elif name == "grabcut":
-                found = self.method(pixels, _working_box(box, affine))
-                found.extras["box"] = list(box)
-                if seed is not None:
-                    found.extras["seed"] = seed
-            else:
-                found = self.method(pixels)
+            found = self.method(pixels, **arguments)
         except ValueError as exc:
-            raise InputError(f"{result.path}: {name}: {exc}") from None
+            raise InputError(f"{result.path}: {self.name}: {exc}") from None
+        if option == "box":
+            found.extras["box"] = list(box)
+            if seed is not None:
+                found.extras["seed"] = seed
         check_sane(found.mask, "mask", result.path, allow_constant=True)  # a blank photo has no foreground
         result.findings = found.extras
-        return found.mask
+        return found.mask  # the whole image at the working size: already the image's geometry
 
     def _detected_box(
         self, image: Image, affine: Affine, working: tuple[int, int]
@@ -257,7 +268,7 @@ class Segmenter:
         its ``working`` (height, width)."""
         prepared = self.seeder.prepare(image)
         found = self.seeder.finish(prepared, self.seeder.forward([prepared.array])[0]).detections
-        seeder = self.seeder.model.spec.name
+        seeder = self.seeder.name
         if found:
             best = max(found, key=lambda detection: detection.score)
             x1, y1, x2, y2 = best.box
@@ -276,41 +287,6 @@ class Segmenter:
         log.warning("%s: %s; grabcut seeded by the centred box", image.name, why)
         return None, {"from": "centred"}
 
-    def _instances(
-        self, output: dict[str, np.ndarray], affine: Affine, width: int, height: int, result: SegmentResult
-    ) -> np.ndarray:
-        keep = output["scores"] >= INSTANCE_SCORE
-        probs = output["masks"][keep, 0]
-        check_sane(probs, "instance masks", result.path, allow_constant=True)
-        boxes = map_boxes(output["boxes"][keep], affine, width, height)
-        result.instances = [
-            {
-                "label": self.labels[int(label)],
-                "score": round(float(score), 4),
-                "bbox": [round(float(v), 1) for v in box],
-            }
-            for label, score, box in zip(output["labels"][keep], output["scores"][keep], boxes, strict=True)
-        ]
-        merged = probs.max(axis=0) if len(probs) else np.zeros(output["masks"].shape[2:], np.float32)
-        return masks.to_image_geometry(merged, affine, width, height)
-
-
-def default_model() -> str:
-    """The registry's default (isnet) when it is pulled; otherwise the first embedded segment model, saying so."""
-    from optik.registry import DEFAULTS, get_spec, is_available, list_models, source_kind
-
-    preferred = get_spec(DEFAULTS["segment"], "segment")
-    if is_available(preferred):
-        return preferred.name
-    fallback = next(spec for spec in list_models("segment") if source_kind(spec) == "embedded")
-    log.warning(
-        "%s (any subject) is not pulled, using %s (people only); `optik models pull %s` to change that",
-        preferred.name,
-        fallback.name,
-        preferred.name,
-    )
-    return fallback.name
-
 
 def _working_box(box: tuple[int, int, int, int], affine: Affine) -> tuple[int, int, int, int]:
     """A box in original pixels at a classical method's working resolution (whole pixels around it)."""
@@ -320,13 +296,6 @@ def _working_box(box: tuple[int, int, int, int], affine: Affine) -> tuple[int, i
         math.ceil(box[2] * affine.scale_x),
         math.ceil(box[3] * affine.scale_y),
     )
-
-
-def load_seeder(device: str = "auto", half: bool = False) -> Any:
-    """The detect task whose best box seeds grabcut for ``box="auto"`` (:data:`SEED_MODEL`)."""
-    from optik.tasks.detect import DetectSettings, load_detector
-
-    return load_detector(SEED_MODEL, DetectSettings(max_det=1), device=device, half=half)
 
 
 def check_foreground(result: SegmentResult, minimum: float | None, maximum: float | None) -> str | None:
