@@ -8,7 +8,7 @@ PIP    := -m pip install -q --disable-pip-version-check
 TORCH  := torch==2.14.1 torchvision==0.29.1
 LOCK   := constraints.txt
 
-.PHONY: setup lock fixtures demo test lint models models-check wheel bench clean
+.PHONY: setup lock fixtures demo test fuzz lint models models-check wheel bench clean
 
 setup: $(STAMP)
 
@@ -16,7 +16,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml setup.py $(LOCK) Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python $(PIP) -c $(LOCK) $(TORCH)
-	$(BIN)/python $(PIP) -c $(LOCK) -e '.[test]'
+	$(BIN)/python $(PIP) -c $(LOCK) -e '.[test,onnxruntime]'
 	# the reference MTCNN for fidelity tests only; its pins predate torch 2.14, and it needs nothing else here
 	$(BIN)/python $(PIP) -c $(LOCK) --no-deps facenet-pytorch
 	@touch $(STAMP)
@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml setup.py $(LOCK) Makefile
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python $(PIP) $(TORCH)
-	.lock-venv/bin/python $(PIP) -e '.[test]'
+	.lock-venv/bin/python $(PIP) -e '.[test,onnxruntime]'
 	.lock-venv/bin/python $(PIP) --no-deps facenet-pytorch==2.6.0
 	{ echo "# Exact versions for \`make setup\` (the test toolchain); regenerate with \`make lock\`."; \
 	  .lock-venv/bin/python -m pip freeze --all --exclude-editable | grep -v -e '^pip==' -e '^optik'; } > $(LOCK)
@@ -60,6 +60,10 @@ demo: setup
 test: setup fixtures
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/python -m pytest -q --durations=10
+
+# Every command over the whole fuzz corpus in every mode (make test runs a subset): a table per command.
+fuzz: setup
+	$(BIN)/python -m tests.fuzz.harness
 
 lint: setup
 	$(BIN)/ruff check src tests bench examples

@@ -10,13 +10,15 @@ MODELS = Path(__file__).resolve().parent / "models"
 
 
 class BuildWithModels(build_py):
-    """``build_py`` that also copies ``models/*.safetensors`` and their cards into the built package."""
+    """``build_py`` that also copies ``models/*.safetensors``, their cards and licence texts into the package."""
 
     def run(self) -> None:
         super().run()
         target = Path(self.build_lib) / "optik" / "models"
         target.mkdir(parents=True, exist_ok=True)
-        for path in sorted(MODELS.glob("*.safetensors")) + sorted(MODELS.glob("*.md")):
+        for path in (
+            sorted(MODELS.glob("*.safetensors")) + sorted(MODELS.glob("*.md")) + sorted(MODELS.glob("LICENSE*"))
+        ):
             self.copy_file(str(path), str(target / path.name))
 
 

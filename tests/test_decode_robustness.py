@@ -21,8 +21,8 @@ from PIL import Image as PILImage
 
 from optik.errors import InputError, UsageError
 from optik.io.inputs import InputItem, discover, read_path_list, read_regular_file
-from optik.preprocess.decode import IMAGE_EXTENSIONS, OUTPUT_EXTENSIONS, CodecMessage, decode, encode, pixel_count_text
-from optik.preprocess.headers import FORMATS, read_header
+from optik.preprocess.decode import CodecMessage, decode, encode, pixel_count_text
+from optik.preprocess.headers import FORMATS, IMAGE_EXTENSIONS, OUTPUT_EXTENSIONS, read_header
 from tests.fuzz.corpus import minimal_tiff, png_bomb, png_chunk
 
 ROOT = Path(__file__).resolve().parents[1]

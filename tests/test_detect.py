@@ -21,10 +21,10 @@ import torch
 import optik
 from optik.errors import UsageError
 from optik.io.inputs import InputItem
-from optik.io.labels import CocoLabels
+from optik.io.labels import CocoLabels, category_ids
 from optik.preprocess.draw import pixel_region, redact
 from optik.registry import get_spec, loading
-from optik.tasks.detect import category_ids, check_counts
+from optik.tasks.checks import check_counts
 from tests.conftest import EXAMPLES
 from tests.helpers import jsonl, optik_process, write_rgb
 from tests.helpers import optik as run_optik
@@ -162,7 +162,21 @@ def test_cli_checks_exit_1_naming_the_failing_image():
     assert "check failed: " in result.stderr and "coffee.png: no person found" in result.stderr
     assert "astronaut.png: " not in result.stderr.split("check failed")[-1]
     rows = list(csv.DictReader(io.StringIO(result.stdout.decode())))
-    assert list(rows[0]) == ["path", "model", "label", "index", "score", "x1", "y1", "x2", "y2", "error"]
+    assert list(rows[0]) == [
+        "path",
+        "model",
+        "label",
+        "index",
+        "score",
+        "x1",
+        "y1",
+        "x2",
+        "y2",
+        "output",
+        "check",
+        "skipped",
+        "error",
+    ]
     assert [(Path(r["path"]).name, r["label"]) for r in rows] == [
         ("astronaut.png", "person"),
         ("coffee.png", "dining table"),

@@ -349,10 +349,11 @@ def test_json_csv_records(tmp_path, photo):
     record = jsonl(cli(*args, "--format", "jsonl").stdout)[0]
     assert record["model"] == V3 and record["scale"] == 4.0 and record["tiles"] == 4 and record["tile"] == 16
     assert (record["width"], record["height"], record["output_width"], record["output_height"]) == (32, 32, 128, 128)
-    assert record["operations"] == ["sharpen=1"] and record["seconds"] > 0
+    assert record["operations"] == ["sharpen=1"] and record["timing_ms"]["infer"] > 0
     assert record["output"] == str(tmp_path / "out" / "a.png") and len(record["weights_sha256"]) == 64
     rows = cli(*args, "--format", "csv", "--overwrite").stdout.decode().splitlines()
     assert (
-        rows[0] == "path,output,model,width,height,output_width,output_height,scale,tile,tiles,operations,seconds,error"
+        rows[0]
+        == "path,output,model,width,height,output_width,output_height,scale,tile,tiles,operations,check,skipped,error"
     )
     assert f",{V3},32,32,128,128,4.0,16,4,sharpen=1," in rows[1]

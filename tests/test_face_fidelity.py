@@ -23,19 +23,27 @@ import numpy as np
 import pytest
 import torch
 
-from optik.convert.dlib import FACE_FILES, SHAPE_PREDICTOR_FILE, STORED_FLOAT16, convert_dlib_face
+from optik.convert.dlib import DAT_FILE, STORED_FLOAT16, convert_dlib_face
 from optik.convert.dlib_dat import read_dlib_net
 from optik.convert.quantize import SCALE_SUFFIX, dequantize_per_channel, quantize_per_channel
+from optik.convert.sources import SourceFiles
 from optik.nets.dlib_face import SAME_PERSON_DISTANCE, DlibFaceNet
 from optik.preprocess.face_align import DLIB_5_POINT_TEMPLATE, face_chip
 from optik.registry import load_model, upstream
+from optik.registry.loading import read_state_dict
 from optik.registry.packages import PackageFile, member
+from optik.registry.weights import models_dir
 
 # dlib 20.0.1 on astronaut() (WEIGHTS-wave2.md §5)
 ASTRONAUT_NORM = 1.45729
 ASTRONAUT_FIRST_FIVE = [-0.06628, 0.02092, 0.01764, -0.06417, -0.15251]
 ASTRONAUT_TO_MIRROR = 0.18588
 ASTRONAUT_TO_HELMET = 0.73955
+# dlib's 5-point landmark model in the same sdist: not converted, used to compare against dlib's own chips
+SHAPE_PREDICTOR_FILE = (
+    "face_recognition_models-0.3.0/face_recognition_models/models/shape_predictor_5_face_landmarks.dat",
+    "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
+)
 
 
 @dataclass
@@ -58,23 +66,27 @@ def package_file(root: Path, path: str, sha256: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def state(sdist: Path) -> dict[str, torch.Tensor]:
-    return convert_dlib_face({path: package_file(sdist, path, sha256) for path, sha256 in FACE_FILES})
+def files(source_files: Callable[[str], SourceFiles]) -> SourceFiles:
+    return source_files("dlib-face")
+
+
+@pytest.fixture(scope="module")
+def state(files: SourceFiles) -> dict[str, torch.Tensor]:
+    return convert_dlib_face(files)
 
 
 @pytest.fixture(scope="module")
 def nets(state: dict[str, torch.Tensor]) -> dict[str, DlibFaceNet]:
-    stored = dequantize_per_channel(quantize_per_channel(state, float16=STORED_FLOAT16))
-    nets = {"float32": DlibFaceNet(), "stored": DlibFaceNet()}
-    nets["float32"].load_state_dict(state, strict=True)
-    nets["stored"].load_state_dict(stored, strict=True)
-    return {name: net.eval() for name, net in nets.items()}
+    """The float32 port, and the net optik loads from models/ (int8, the final matrix float16)."""
+    reference = DlibFaceNet()
+    reference.load_state_dict(state, strict=True)
+    return {"float32": reference.eval(), "stored": load_model("dlib-face", device="cpu").module}
 
 
 @pytest.fixture(scope="module")
-def dlib_models(sdist: Path) -> tuple:
+def dlib_models(sdist: Path, files: SourceFiles) -> tuple:
     predictor = dlib.shape_predictor(str(package_file(sdist, *SHAPE_PREDICTOR_FILE)))
-    recogniser = dlib.face_recognition_model_v1(str(package_file(sdist, *FACE_FILES[0])))
+    recogniser = dlib.face_recognition_model_v1(str(files.one(DAT_FILE)))
     return dlib.get_frontal_face_detector(), predictor, recogniser
 
 
@@ -132,8 +144,8 @@ def other_chips(sample: Callable, dlib_models: tuple) -> dict[str, tuple[np.ndar
     return {name: (chip, np.array(dlib_models[2].compute_face_descriptor(chip))) for name, chip in chips.items()}
 
 
-def test_reader_and_converter_account_for_every_weight(sdist: Path, state: dict, tmp_path: Path) -> None:
-    dat = package_file(sdist, *FACE_FILES[0])
+def test_reader_and_converter_account_for_every_weight(files: SourceFiles, state: dict, tmp_path: Path) -> None:
+    dat = files.one(DAT_FILE)
     layers = read_dlib_net(dat).layers
     assert len(layers) == 108 and sum(layer.kind == "con" for layer in layers) == 29
     assert state.keys() == DlibFaceNet().state_dict().keys()
@@ -146,7 +158,9 @@ def test_reader_and_converter_account_for_every_weight(sdist: Path, state: dict,
 
 def test_quantized_storage_round_trip(state: dict) -> None:
     stored = quantize_per_channel(state, float16=STORED_FLOAT16)
+    embedded = read_state_dict(models_dir() / "dlib-face.safetensors")  # what the build wrote, read back
     restored = dequantize_per_channel(stored)
+    assert embedded.keys() == restored.keys() and all(torch.equal(embedded[k], restored[k]) for k in restored)
     assert restored.keys() == state.keys()
     for key, value in state.items():
         if key in STORED_FLOAT16:

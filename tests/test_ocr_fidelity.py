@@ -3,15 +3,15 @@
 Pre-processing is rapidocr's: BGR, ``(x/255 - 0.5)/0.5``; the detector gets the image scaled so that
 its short side is at least 736, each side rounded to a multiple of 32 (OpenCV bilinear); line crops
 are perspective-warped (bicubic), batched 6 at a time in order of aspect ratio, resized to height 48
-and zero-padded to the widest (at least 320). Each network runs with the converted float32 weights
-and with every tensor of two or more dimensions rounded to float16 (the embedded storage).
+and zero-padded to the widest (at least 320) — optik's own :mod:`optik.preprocess.text_lines`. Each
+network runs with the converted float32 weights and with every tensor of two or more dimensions
+rounded to float16 (the embedded storage).
 Reference figures come from WEIGHTS-wave2 §3.1 and from rapidocr 3.10.0's own pipeline
 (``use_cls=False``, onnxruntime 1.32, OpenCV 4.14), written out below.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,14 +22,17 @@ import pytest
 import torch
 from torch import nn
 
-from optik.convert.ppocr import DET_FILES, REC_FILES, convert_ppocr_det, convert_ppocr_rec, read_characters
+from optik.convert.ppocr import DET_FILE, REC_FILE, convert_ppocr_det, convert_ppocr_rec, read_characters
+from optik.convert.sources import SourceFiles
 from optik.nets.ppocr import NUM_CLASSES, REC_HEIGHT, PPOCRv6Detector, PPOCRv6Recognizer
 from optik.nets.ppocr_post import ctc_greedy_decode, db_boxes, reading_order, scale_boxes
-from optik.registry import upstream
-from optik.registry.packages import Package, PackageFile, member
+from optik.preprocess.text_lines import crop_line, line_batches
+from optik.registry import get_spec
+from optik.registry.labels import label_set
 from tests.helpers import psnr
 
 STORAGE = ["float32", "float16"]
+SPEC = get_spec("ppocr-v6")
 
 # rapidocr 3.10.0 on page() (use_cls=False): boxes [x, y] clockwise from top-left, text, score
 PAGE_LINES = (
@@ -68,7 +71,7 @@ RECEIPT_LINES = (
 
 
 def render_receipt() -> np.ndarray:
-    """A till receipt as BGR: a light-on-dark header, then lines in six Hershey fonts and sizes."""
+    """A till receipt (RGB, grey only): a light-on-dark header, then lines in six Hershey fonts and sizes."""
     image = np.full((560, 480, 3), 248, np.uint8)
     cv2.rectangle(image, (0, 0), (480, 92), (60, 60, 60), -1)
     y = 0
@@ -81,43 +84,23 @@ def render_receipt() -> np.ndarray:
     return image
 
 
-def grey_bgr(grey: np.ndarray) -> np.ndarray:
+def grey_rgb(grey: np.ndarray) -> np.ndarray:
     return np.repeat(grey[..., None], 3, axis=2)
 
 
-def det_input(bgr: np.ndarray) -> np.ndarray:
-    height, width = bgr.shape[:2]
+def det_input(rgb: np.ndarray) -> np.ndarray:
+    """rapidocr's detector input for an RGB image (it works in BGR), as its own code computes it."""
+    height, width = rgb.shape[:2]
     ratio = 736 / min(height, width) if min(height, width) < 736 else 1.0
     size_h, size_w = (int(round(int(side * ratio) / 32) * 32) for side in (height, width))
-    resized = cv2.resize(bgr, (size_w, size_h)).astype(np.float32)
+    resized = cv2.resize(np.ascontiguousarray(rgb[:, :, ::-1]), (size_w, size_h)).astype(np.float32)
     return ((resized / 255 - 0.5) / 0.5).transpose(2, 0, 1)[None].copy()
 
 
-def crop_line(bgr: np.ndarray, box: np.ndarray) -> np.ndarray:
-    corners = box.astype(np.float32)
-    width = int(max(np.linalg.norm(corners[0] - corners[1]), np.linalg.norm(corners[2] - corners[3])))
-    height = int(max(np.linalg.norm(corners[0] - corners[3]), np.linalg.norm(corners[1] - corners[2])))
-    target = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
-    warp = cv2.getPerspectiveTransform(corners, target)
-    crop = cv2.warpPerspective(bgr, warp, (width, height), borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_CUBIC)
-    return np.rot90(crop) if height / width >= 1.5 else crop
-
-
-def rec_batches(crops: list[np.ndarray], size: int = 6) -> list[tuple[list[int], np.ndarray]]:
-    """(crop indices, input batch) as rapidocr batches line crops."""
-    order = np.argsort([crop.shape[1] / crop.shape[0] for crop in crops], kind="stable")
-    batches = []
-    for start in range(0, len(crops), size):
-        indices = order[start : start + size].tolist()
-        width = int(REC_HEIGHT * max([320 / 48] + [crops[i].shape[1] / crops[i].shape[0] for i in indices]))
-        batch = np.zeros((len(indices), 3, REC_HEIGHT, width), np.float32)
-        for row, i in enumerate(indices):
-            height, crop_w = crops[i].shape[:2]
-            resized_w = min(width, math.ceil(REC_HEIGHT * crop_w / height))
-            resized = cv2.resize(crops[i], (resized_w, REC_HEIGHT)).astype(np.float32).transpose(2, 0, 1)
-            batch[row, :, :, :resized_w] = (resized / 255 - 0.5) / 0.5
-        batches.append((indices, batch))
-    return batches
+def rec_batches(crops: list[np.ndarray]) -> list[tuple[list[int], np.ndarray]]:
+    """(crop indices, input batch) as optik (and rapidocr) batch line crops."""
+    config = SPEC.config
+    return line_batches(crops, SPEC.input_spec(), config.rec_height, config.rec_min_width, config.rec_batch)
 
 
 def session(path: Path) -> ort.InferenceSession:
@@ -140,24 +123,23 @@ def run(net: nn.Module, batch: np.ndarray) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def files(unpacked: Callable[[Package], Path]) -> dict[str, Path]:
-    root = unpacked(upstream.RAPIDOCR)
-    return {path: member(PackageFile(upstream.RAPIDOCR, path, sha256), root) for path, sha256 in DET_FILES + REC_FILES}
+def files(source_files: Callable[[str], SourceFiles]) -> SourceFiles:
+    return source_files("ppocr-v6")
 
 
 @pytest.fixture(scope="module")
-def det_session(files: dict[str, Path]) -> ort.InferenceSession:
-    return session(files[DET_FILES[0][0]])
+def det_session(files: SourceFiles) -> ort.InferenceSession:
+    return session(files.one(DET_FILE))
 
 
 @pytest.fixture(scope="module")
-def rec_session(files: dict[str, Path]) -> ort.InferenceSession:
-    return session(files[REC_FILES[0][0]])
+def rec_session(files: SourceFiles) -> ort.InferenceSession:
+    return session(files.one(REC_FILE))
 
 
 @pytest.fixture(scope="module")
-def detectors(files: dict[str, Path]) -> dict[str, nn.Module]:
-    state = convert_ppocr_det(files)
+def detectors(files: SourceFiles) -> dict[str, nn.Module]:
+    state = convert_ppocr_det(files.one(DET_FILE))
     nets = {storage: PPOCRv6Detector().eval() for storage in STORAGE}
     for storage, net in nets.items():
         net.load_state_dict(stored(state, storage), strict=True)
@@ -165,8 +147,8 @@ def detectors(files: dict[str, Path]) -> dict[str, nn.Module]:
 
 
 @pytest.fixture(scope="module")
-def recognisers(files: dict[str, Path]) -> dict[str, nn.Module]:
-    state = convert_ppocr_rec(files)
+def recognisers(files: SourceFiles) -> dict[str, nn.Module]:
+    state = convert_ppocr_rec(files.one(REC_FILE))
     nets = {storage: PPOCRv6Recognizer().eval() for storage in STORAGE}
     for storage, net in nets.items():
         net.load_state_dict(stored(state, storage), strict=True)
@@ -174,14 +156,14 @@ def recognisers(files: dict[str, Path]) -> dict[str, nn.Module]:
 
 
 @pytest.fixture(scope="module")
-def characters(files: dict[str, Path]) -> list[str]:
-    return read_characters(files[REC_FILES[0][0]])
+def characters(files: SourceFiles) -> list[str]:
+    return read_characters(files.one(REC_FILE))
 
 
 @pytest.fixture(scope="module")
 def images(sample: Callable[[str], np.ndarray]) -> dict[str, np.ndarray]:
-    """BGR inputs: the book page and the handwritten formulae (grey, as 3 channels) and the rendered receipt."""
-    return {"page": grey_bgr(sample("page")), "text": grey_bgr(sample("text")), "receipt": render_receipt()}
+    """RGB inputs: the book page and the handwritten formulae (grey, as 3 channels) and the rendered receipt."""
+    return {"page": grey_rgb(sample("page")), "text": grey_rgb(sample("text")), "receipt": render_receipt()}
 
 
 @pytest.fixture(scope="module")
@@ -207,6 +189,7 @@ def test_parameter_counts_and_characters(
     assert sum(p.numel() for p in recognisers["float32"].parameters()) == 5_266_550
     assert len(characters) + 2 == NUM_CLASSES == 18710
     assert characters[:3] == ["!", '"', "#"] and "a" in characters and "中" in characters
+    assert label_set(SPEC.labels) == tuple(characters)  # the label set file is the ONNX metadata, written out
 
 
 @pytest.mark.parametrize("storage", STORAGE)
@@ -288,7 +271,7 @@ def test_recogniser_reference_figures(
     images: dict[str, np.ndarray],
 ) -> None:
     """WEIGHTS-wave2 §3.1: the title crop page()[9:36, 3:296] at 48x521 → [1, 65, 18710], its text, mean prob 1.0."""
-    title = cv2.resize(images["page"][9:36, 3:296], (521, REC_HEIGHT)).astype(np.float32)
+    title = cv2.resize(images["page"][9:36, 3:296, ::-1], (521, REC_HEIGHT)).astype(np.float32)
     batch = ((title / 255 - 0.5) / 0.5).transpose(2, 0, 1)[None].copy()
     for probs in (rec_session.run(None, {"x": batch})[0], *(run(net, batch) for net in recognisers.values())):
         assert probs.shape == (1, 65, NUM_CLASSES)

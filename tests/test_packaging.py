@@ -54,7 +54,7 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     where = subprocess.check_output(
-        [str(python), "-c", "import optik.registry.loading as l; print(l.__file__); print(l.models_dir())"],
+        [str(python), "-c", "import optik.registry.weights as w; print(w.__file__); print(w.models_dir())"],
         cwd=elsewhere,
         text=True,
     ).split()

@@ -12,9 +12,10 @@ import torchvision
 from optik.convert.build import main as build_main
 from optik.errors import ModelUnavailable
 from optik.registry import get_spec, is_available, list_models, load_model, source_kind, upstream
-from optik.registry.loading import load, models_dir, verify
+from optik.registry.loading import load
 from optik.registry.pull import pull
 from optik.registry.spec import ModelSpec, Pulled, TorchvisionWeights
+from optik.registry.weights import models_dir, verify
 from tests.conftest import EXAMPLES
 from tests.helpers import jsonl, optik
 

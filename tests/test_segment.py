@@ -14,7 +14,7 @@ import torch
 import optik
 from optik.errors import InputError, ModelUnavailable, UsageError
 from optik.preprocess import masks
-from optik.registry import get_spec, is_available, loading, upstream
+from optik.registry import get_spec, is_available, loading, upstream, weights
 from optik.tasks.segment import SegmentResult
 from tests.conftest import EXAMPLES
 from tests.helpers import jsonl
@@ -37,7 +37,7 @@ def test_selfie_on_astronaut_matches_the_reference_fraction(selfie_astronaut):
     result = selfie_astronaut
     assert result.mask.shape == (512, 512) and result.mask.dtype == np.uint8
     assert result.foreground == pytest.approx(SELFIE_ASTRONAUT, abs=3e-3)  # after our resize + guided upsampling
-    x1, y1, x2, y2 = result.bbox
+    x1, y1, x2, y2 = result.box
     assert x1 < 10 and y1 < 40 and x2 > 480 and y2 == 512  # she fills the frame from the hair down
     assert result.mask[110, 225] == 255 and result.mask[40, 480] == 0  # face in, backdrop out
     rgba = result.cutout()
@@ -54,10 +54,10 @@ def test_cutout_mask_and_records_from_the_cli(tmp_path, selfie_astronaut):
     run = run_optik("segment", ASTRONAUT, "-m", "selfie", "-o", str(out), "--format", "jsonl")
     assert run.returncode == 0, run.stderr
     (record,) = jsonl(run.stdout)
-    assert {"path", "model", "width", "height", "foreground", "bbox", "output", "weights_sha256"} <= set(record)
+    assert {"path", "model", "width", "height", "foreground", "box", "output", "weights_sha256"} <= set(record)
     assert record["model"] == "selfie" and (record["width"], record["height"]) == (512, 512)
     assert record["foreground"] == pytest.approx(selfie_astronaut.foreground, abs=1e-6)
-    assert record["bbox"] == selfie_astronaut.bbox and record["output"] == str(out)
+    assert record["box"] == list(selfie_astronaut.box) and record["output"] == str(out)
     cutout = read(out)
     assert cutout.shape == (512, 512, 4) and cutout.dtype == np.uint8  # RGBA at full size
     # alpha is the mask, soft edges kept (±1 level: the CLI's process may run other thread counts)
@@ -127,8 +127,8 @@ def test_kmeans_clusters_coffee(k):
 
 def test_grabcut_with_a_box(selfie_astronaut):
     result = optik.segment(ASTRONAUT, model="grabcut", box=(20, 10, 500, 512))
-    assert result.findings["box"] == [20, 10, 500, 512]
-    x1, y1, x2, _ = result.bbox
+    assert result.findings["seed"] == {"from": "given", "box": [20, 10, 500, 512]}
+    x1, y1, x2, _ = result.box
     assert x1 >= 18 and y1 >= 8 and x2 <= 502  # nothing outside the box (guided edges may bleed a pixel)
     assert result.mask[110, 225] == 255 and result.mask[40, 480] == 0
     person, cut = selfie_astronaut.mask >= 128, result.mask >= 128
@@ -143,9 +143,14 @@ def test_grabcut_seeded_by_the_detector(selfie_astronaut):
     best = optik.detect(ASTRONAUT, model="nanodet").detections[0]
     assert best.label == "person"
     result = optik.segment(ASTRONAUT, model="grabcut", box="auto")
-    assert result.findings["seed"] == {"from": "nanodet", "label": "person", "score": round(best.score, 4)}
+    seed = result.findings["seed"]
+    assert {key: seed[key] for key in ("from", "label", "score")} == {
+        "from": "nanodet",
+        "label": "person",
+        "score": round(best.score, 4),
+    }
     x1, y1, x2, y2 = best.box
-    assert result.findings["box"] == [
+    assert seed["box"] == [
         int(np.floor(x1)),
         int(np.floor(y1)),
         int(np.ceil(x2)),
@@ -166,8 +171,8 @@ def test_grabcut_auto_falls_back_to_the_centred_box_and_says_so(tmp_path):
     run = run_optik("segment", rocket, torso, "-m", "grabcut", "--box", "auto", "--format", "jsonl")
     assert run.returncode == 0, run.stderr
     records = jsonl(run.stdout)
-    assert [record["seed"] for record in records] == [{"from": "centred"}] * 2
-    assert [record["box"] for record in records] == [[64, 42, 576, 385], [30, 31, 270, 281]]  # 10 % in
+    assert [record["seed"]["from"] for record in records] == ["centred"] * 2
+    assert [record["seed"]["box"] for record in records] == [[64, 42, 576, 385], [30, 31, 270, 281]]  # 10 % in
     assert f"{rocket}: nanodet found nothing; grabcut seeded by the centred box" in run.stderr
     assert f"{torso}: nanodet's best box (person) covers the whole image; grabcut seeded by" in run.stderr
     assert 0.2 < records[0]["foreground"] < 0.6  # the rocket; the torso's suit touches every border, so
@@ -370,7 +375,7 @@ def test_pulled_models_are_stored_in_float16_without_loss(name, megabytes, isola
     assert path == isolated_home / "models" / f"{name}.safetensors"
     assert spec.weights.storage == "float16" and path.stat().st_size / 1e6 == pytest.approx(megabytes, rel=0.1)
     assert_lossless_float16(path, convert_weights(spec, spec.weights.package.unpacked_dir()))  # fp32 conversion
-    assert loading.verify(spec)[0] == path
+    assert weights.verify(spec)[0] == path
 
 
 @pytest.mark.pulled

@@ -189,15 +189,18 @@ def test_cli_bad_inputs_fail_per_file_and_exit_3(tmp_path):
     shutil.copy(CHELSEA, tmp_path / "cat.png")
     (tmp_path / "empty.jpg").write_bytes(b"")
     (tmp_path / "corrupt.png").write_bytes(Path(COFFEE).read_bytes()[:300])
-    cv2.imwrite(str(tmp_path / "tiny.png"), np.zeros((8, 40, 3), np.uint8))
+    cv2.imwrite(str(tmp_path / "tiny.png"), np.full((8, 40, 3), 90, np.uint8))
+    cv2.imwrite(str(tmp_path / "thread.png"), np.full((1, 300, 3), 200, np.uint8))
     result = run_optik("style", str(tmp_path), "--style", "pencil", "-o", str(tmp_path / "out"), "--format", "jsonl")
     assert result.returncode == 3, result.stderr
     records = {Path(r["path"]).name: r for r in jsonl(result.stdout)}
-    assert set(records) == {"cat.png", "empty.jpg", "corrupt.png", "tiny.png"}
+    assert set(records) == {"cat.png", "empty.jpg", "corrupt.png", "tiny.png", "thread.png"}
     assert records["cat.png"]["output"].endswith("cat.png") and "error" not in records["cat.png"]
-    assert all("error" in records[bad] for bad in ("empty.jpg", "corrupt.png", "tiny.png"))
-    assert "too small" in records["tiny.png"]["error"] and "Traceback" not in result.stderr
-    assert len([line for line in result.stderr.splitlines() if line.startswith("optik: error:")]) == 3
+    assert all("error" in records[bad] for bad in ("empty.jpg", "corrupt.png")) and "Traceback" not in result.stderr
+    # images with a side under 16 px are enlarged for the network and come back at their own size
+    assert cv2.imread(records["tiny.png"]["output"]).shape == (8, 40, 3)
+    assert records["thread.png"]["processing"] == {"width": 300, "height": 16}
+    assert len([line for line in result.stderr.splitlines() if line.startswith("optik: error:")]) == 2
 
 
 @pytest.mark.parametrize(

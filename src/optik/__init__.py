@@ -13,11 +13,35 @@ from typing import Any
 logging.getLogger("optik").addHandler(logging.NullHandler())  # the library never prints; the CLI adds a handler
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "classify", "detect", "enhance", "list_models", "load_model", "segment", "style"]
+__all__ = [
+    "__version__",
+    "anomaly",
+    "check",
+    "classify",
+    "cluster_faces",
+    "compare",
+    "dedupe",
+    "detect",
+    "embed",
+    "enhance",
+    "enroll",
+    "faces",
+    "fit_anomaly",
+    "list_models",
+    "load_model",
+    "ocr",
+    "segment",
+    "similar",
+    "style",
+    "train",
+]
 
 
 def __getattr__(name: str) -> Any:  # lazy: importing optik does not import torch
-    if name in ("classify", "detect", "enhance", "segment", "style"):
+    tasks = ("classify", "detect", "enhance", "ocr", "segment", "style")
+    learning = ("train", "fit_anomaly", "anomaly")  # models made from your own images
+    others = ("embed", "similar", "dedupe", "faces", "enroll", "cluster_faces", "compare", "check")
+    if name in (*tasks, *learning, *others):
         from optik import api
 
         return getattr(api, name)

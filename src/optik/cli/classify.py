@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import click
 
-from optik.cli.common import RunOptions, TaskCommand, input_arguments, model_option, run_job, run_options
+from optik.cli.common import (
+    RunOptions,
+    TaskCommand,
+    engine_options,
+    find_inputs,
+    input_arguments,
+    model_option,
+    run_job,
+    run_options,
+)
 
 
 @click.command(cls=TaskCommand)
@@ -15,6 +24,7 @@ from optik.cli.common import RunOptions, TaskCommand, input_arguments, model_opt
 @click.option("--min-score", type=click.FloatRange(0, 1), help="Fail (exit 1) when the top-1 score is lower.")
 @click.option("--draft", is_flag=True, help="Decode large JPEGs at reduced scale: faster, scores within ~0.03.")
 @run_options
+@engine_options
 def classify(
     images: tuple[str, ...],
     recursive: bool,
@@ -33,15 +43,18 @@ def classify(
     optik classify -r photos/ --format jsonl > labels.jsonl
     optik classify product.png --expect "espresso,cup" --min-score 0.5
     """
-    from optik.io.inputs import discover
-    from optik.tasks.classify import CSV_FIELDS, check_expectations
+    from optik.errors import UsageError
+    from optik.tasks.checks import check_expectations, words_in_no_label
     from optik.tasks.settings import ClassifySettings
 
     run = RunOptions(**options)
     run.apply()
     settings = ClassifySettings(top_k, draft)
-    items = discover(images, recursive, files_from)
+    items = find_inputs(images, recursive, files_from)
     task = run.create_task("classify", settings, model)
     words = [word.strip() for word in expect.split(",") if word.strip()] if expect else []
+    why = words_in_no_label(words, task.labels)
+    if why:
+        raise UsageError(f"--expect: {why}")
     check = (lambda result: check_expectations(result, words, min_score)) if words or min_score is not None else None
-    return run_job(task, items, run, CSV_FIELDS, check)
+    return run_job(task, items, run, check)

@@ -7,6 +7,8 @@ import click
 from optik.cli.common import (
     RunOptions,
     TaskCommand,
+    engine_options,
+    find_inputs,
     image_plan,
     input_arguments,
     model_option,
@@ -18,6 +20,25 @@ from optik.cli.common import (
 
 def _names(value: str | None) -> tuple[str, ...]:
     return tuple(word.strip() for word in value.split(",") if word.strip()) if value else ()
+
+
+def _labels_format(target: str | None, asked: str | None) -> str | None:
+    """yolo (a directory) or coco (one .json file); a usage error for a target that cannot hold them."""
+    from pathlib import Path
+
+    from optik.errors import UsageError
+
+    if target is None:
+        return None
+    if target in ("", "-"):
+        raise UsageError(f"--labels-out {target!r}: name a directory (yolo) or a .json file (coco), not stdout")
+    chosen = asked or ("coco" if target.lower().endswith(".json") else "yolo")
+    path = Path(target)
+    if chosen == "yolo" and path.exists() and not path.is_dir():
+        raise UsageError(f"--labels-out {target}: yolo labels go in a directory, and this is a file")
+    if chosen == "coco" and (path.is_dir() or (path.exists() and not path.is_file())):
+        raise UsageError(f"--labels-out {target}: a COCO document is one regular file, and this is not")
+    return chosen
 
 
 @click.command(cls=TaskCommand)
@@ -50,6 +71,7 @@ def _names(value: str | None) -> tuple[str, ...]:
 @click.option("--min-count", type=click.IntRange(0), help="Fail (exit 1) with fewer detections per image.")
 @click.option("--max-count", type=click.IntRange(0), help="Fail (exit 1) with more detections per image.")
 @run_options
+@engine_options
 def detect(
     images: tuple[str, ...],
     recursive: bool,
@@ -86,11 +108,13 @@ def detect(
     -o writes a file (one input), a directory (inputs mirrored below it) or - (the image on
     stdout; the records then go to stderr). --crops names files IMAGE.NN.LABEL.EXT.
     """
+    import os
+    from pathlib import Path
+
     from optik.errors import UsageError
-    from optik.io.inputs import discover
-    from optik.io.labels import CocoLabels, YoloLabels
+    from optik.io.labels import CocoLabels, YoloLabels, category_ids
     from optik.io.outputs import OutputPlan, OutputStage
-    from optik.tasks.detect import CSV_FIELDS, category_ids, check_counts
+    from optik.tasks.checks import check_counts
     from optik.tasks.settings import DetectSettings, unknown_labels
 
     run = RunOptions(**options)
@@ -99,6 +123,7 @@ def detect(
         raise UsageError("--redact writes the redacted images: give -o FILE, -o DIR/ or -o -")
     if labels_format and not labels_out:
         raise UsageError("--labels-format needs --labels-out")
+    labels_format = _labels_format(labels_out, labels_format)
     if min_count is not None and max_count is not None and min_count > max_count:
         raise UsageError(f"--min-count {min_count} is above --max-count {max_count}")
     settings = DetectSettings(conf, iou, max_det, _names(classes), imgsz)
@@ -106,22 +131,21 @@ def detect(
     outside = [label for label in expected if settings.classes and label not in settings.classes]
     if outside:
         raise UsageError(f"--expect {','.join(outside)} is not among --classes {classes}")
-    items = discover(images, recursive, files_from)
+    items = find_inputs(images, recursive, files_from)
     plan = image_plan(output, items, overwrite, skip_existing) if output else None
-    crop_plan = OutputPlan(crops, many=True, overwrite=overwrite) if crops else None
+    crop_plan = OutputPlan.create(str(Path(crops)) + os.sep, items, overwrite=overwrite) if crops else None
     detector = run.create_task("detect", settings, model)
     why = unknown_labels(expected, detector.labels)
     if why:
         raise UsageError(f"--expect: {detector.name} has {why}")
     labels = None
-    if labels_out:
-        fmt = labels_format or ("coco" if labels_out.lower().endswith(".json") else "yolo")
+    if labels_out is not None:
         labels = (
             CocoLabels(labels_out, items, detector.labels, category_ids(detector.labels), overwrite)
-            if fmt == "coco"
-            else YoloLabels(labels_out, detector.labels, overwrite)
+            if labels_format == "coco"
+            else YoloLabels(labels_out, items, detector.labels, overwrite)
         )
     stage = OutputStage(plan, lambda result: result.render(redact), crop_plan, labels)
     checking = bool(expected) or min_count is not None or max_count is not None
     check = (lambda result: check_counts(result, expected, min_count, max_count)) if checking else None
-    return run_job(detector, items, run, CSV_FIELDS, check, plan, stage)
+    return run_job(detector, items, run, check, plan, stage)

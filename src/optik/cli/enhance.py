@@ -8,6 +8,8 @@ from click.core import ParameterSource
 from optik.cli.common import (
     RunOptions,
     TaskCommand,
+    engine_options,
+    find_inputs,
     image_plan,
     input_arguments,
     model_option,
@@ -66,7 +68,8 @@ def _operation(name: str, help: str, metavar: str | None = None, default: float 
 @_operation("--white-balance", "Gray-world white balance.")
 @_operation("--gamma", "Gamma G: out = in^(1/G), above 1 brightens.", "G")
 @_operation("--sharpen", "Unsharp mask (sigma 1 px) of strength AMOUNT [1].", "[AMOUNT]", 1.0)
-@run_options
+@run_options(batches=False)
+@engine_options
 @click.pass_context
 def enhance(
     ctx: click.Context,
@@ -94,13 +97,11 @@ def enhance(
     Order: --denoise runs first (on the small image), then the model and the resample to --scale,
     then the other operations in the order given. -o is required: a file for one input, a directory
     (inputs mirrored below it), or - (PNG on stdout; the records then go to stderr).
-    --batch-size does not apply: images go one at a time, tile by tile.
+    Images go one at a time, tile by tile.
     """
     from optik.errors import UsageError
-    from optik.io.inputs import discover
     from optik.io.outputs import OutputStage
     from optik.preprocess.adjust import Operation
-    from optik.tasks.enhance import CSV_FIELDS
     from optik.tasks.settings import EnhanceSettings
 
     run = RunOptions(**options)
@@ -109,7 +110,7 @@ def enhance(
         raise UsageError("enhance writes images: give -o FILE (one input), -o DIR/ or -o - (stdout)")
     operations = [Operation(name, value).checked() for name, value in ctx.meta.get("optik.operations", [])]
     settings = EnhanceSettings(scale, tile, tile_pad, tuple(operations))
-    items = discover(images, recursive, files_from)
+    items = find_inputs(images, recursive, files_from)
     plan = image_plan(output, items, overwrite, skip_existing)
     task = run.create_task("enhance", settings, model)
-    return run_job(task, items, run, CSV_FIELDS, plan=plan, stage=OutputStage(plan))
+    return run_job(task, items, run, plan=plan, stage=OutputStage(plan))

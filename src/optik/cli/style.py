@@ -7,6 +7,8 @@ import click
 from optik.cli.common import (
     RunOptions,
     TaskCommand,
+    engine_options,
+    find_inputs,
     image_plan,
     input_arguments,
     output_options,
@@ -19,7 +21,6 @@ from optik.tasks.settings import filter_names
 @click.command(cls=TaskCommand)
 @input_arguments
 @click.option(
-    "-s",
     "--style",
     "style",
     metavar="STYLE",
@@ -52,6 +53,7 @@ from optik.tasks.settings import filter_names
 @click.option("--list", "list_styles", is_flag=True, help="Print the style names and numbers, then exit.")
 @click.option("--gallery", metavar="SHEET.png", help="Render one IMAGE in every style and filter on a contact sheet.")
 @run_options
+@engine_options
 def style(
     images: tuple[str, ...],
     recursive: bool,
@@ -85,10 +87,8 @@ def style(
     network and kept in PNG/WebP/TIFF output.
     """
     from optik.errors import UsageError
-    from optik.io.inputs import discover
     from optik.io.outputs import OutputStage
     from optik.tasks.settings import StyleSettings
-    from optik.tasks.style import CSV_FIELDS
 
     run = RunOptions(**options)
     run.apply()
@@ -101,10 +101,10 @@ def style(
     if output is None:
         raise UsageError("style writes images: give -o FILE (one input), -o DIR/ or -o - (stdout)")
     settings = StyleSettings(style, strength, size, preserve_color, StyleSettings.tile if tile is None else tile)
-    items = discover(images, recursive, files_from)
+    items = find_inputs(images, recursive, files_from)
     plan = image_plan(output, items, overwrite, skip_existing)
     task = run.create_task("style", settings, settings.style.model)
-    return run_job(task, items, run, CSV_FIELDS, plan=plan, stage=OutputStage(plan))
+    return run_job(task, items, run, plan=plan, stage=OutputStage(plan))
 
 
 def _print_styles(fmt: str) -> int:
@@ -140,14 +140,12 @@ def _gallery(
     from pathlib import Path
 
     from optik.errors import UsageError
-    from optik.io.inputs import discover
     from optik.io.outputs import OutputPlan, OutputStage
-    from optik.preprocess.decode import OUTPUT_EXTENSIONS
-    from optik.registry import load_model
+    from optik.preprocess.headers import OUTPUT_EXTENSIONS
     from optik.tasks.settings import parse_style
     from optik.tasks.style import StyleGallery
 
-    items = discover(images, recursive, files_from)
+    items = find_inputs(images, recursive, files_from)
     if len(items) != 1:
         raise UsageError(f"--gallery renders one image; {len(items)} given")
     if Path(target).suffix.lower() not in OUTPUT_EXTENSIONS:
@@ -155,6 +153,5 @@ def _gallery(
     if Path(target).exists() and not overwrite:
         raise UsageError(f"--gallery {target}: exists (use --overwrite to replace it)")
     plan = OutputPlan(target, many=False, overwrite=overwrite)
-    learned = load_model(parse_style(0).model, run.device, run.use_half(), run.weights, task="style")
-    task = StyleGallery(learned, size)
-    return run_job(task, items, run, ("path", "model", "output"), plan=plan, stage=OutputStage(plan))
+    task = StyleGallery(run.load_model(parse_style(0).model, "style"), size)
+    return run_job(task, items, run, plan=plan, stage=OutputStage(plan))

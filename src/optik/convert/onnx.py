@@ -37,6 +37,7 @@ from optik.nets.stylenet import (
 #: Ops that only move, reshape or (de)quantise a tensor; ``trace``/``uses`` look through them.
 PASSTHROUGH = frozenset({"QuantizeLinear", "DequantizeLinear", "Reshape", "Transpose", "Unsqueeze", "Cast"})
 
+
 @dataclass
 class OnnxNode:
     """One node: name, op type, input/output tensor names and attributes (strings decoded, tensors as numpy)."""

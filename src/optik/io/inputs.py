@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import stat
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import takewhile
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from optik.errors import InputError, UsageError
-from optik.preprocess.decode import IMAGE_EXTENSIONS, Image, decode
+from optik.preprocess.headers import IMAGE_EXTENSIONS
+
+if TYPE_CHECKING:
+    from optik.preprocess.decode import Image
 
 STDIN = "-"
 DEFAULT_MAX_FILE_SIZE = 2 << 30  # 2 GiB
@@ -127,6 +131,8 @@ class InputItem:
 
     def load(self, max_pixels: int, min_side: int | None) -> Image:
         """The decoded image (see :func:`~optik.preprocess.decode.decode` for ``min_side``)."""
+        from optik.preprocess.decode import decode  # OpenCV: not needed to find the inputs
+
         return decode(self.read(), self.source, max_pixels, min_side)
 
 
@@ -140,6 +146,15 @@ class Inputs(list[InputItem]):
     def __init__(self, items: Iterable[InputItem] = (), special_files: Iterable[str] = ()) -> None:
         super().__init__(items)
         self.special_files = list(special_files)
+
+
+#: ``s3://``, ``gs://``, ``file://`` …: a file named through a filesystem that pyarrow (``--engine ray``) reads.
+URI_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def is_uri(text: str) -> bool:
+    """Whether ``text`` names a file through a URI scheme (``s3://…``, ``file:///…``) rather than a local path."""
+    return bool(URI_SCHEME.match(text))
 
 
 def is_image_name(path: str | Path) -> bool:
@@ -208,6 +223,42 @@ def _listed_paths(files_from: str, nul: bool) -> list[str]:
         raise UsageError(f"--files-from {files_from}: cannot read ({exc.strerror or exc})") from None
 
 
+def _identity(source: str) -> object:
+    """What makes two inputs the same file: the inode (hard links, symlinks), else the real path."""
+    if source == STDIN:
+        return source
+    try:
+        info = os.stat(source)
+    except OSError:
+        return os.path.realpath(source)
+    return (info.st_dev, info.st_ino)
+
+
+def _inside(relative: Path) -> Path:
+    """``relative`` without ``..``, ``.`` or a root: a path that stays below the directory it is joined to."""
+    parts = [part for part in relative.parts if part not in ("..", ".", relative.anchor)]
+    return Path(*parts) if parts else Path("image")
+
+
+def _distinct_relatives(inputs: list[InputItem]) -> None:
+    """Make every input's relative path (its place below an output directory) stay inside it and differ
+    from the others': inputs that would share one (``a/coffee.png b/coffee.png``) mirror their own tree
+    below their common folder instead."""
+    by_relative: dict[Path, list[int]] = {}
+    for index, item in enumerate(inputs):
+        inputs[index] = replace(item, relative=_inside(item.relative))
+        by_relative.setdefault(inputs[index].relative, []).append(index)
+    for indices in by_relative.values():
+        if len(indices) < 2:
+            continue
+        paths = [os.path.abspath(inputs[i].source) for i in indices if not inputs[i].is_stdin]
+        common = os.path.commonpath([os.path.dirname(path) for path in paths]) if paths else ""
+        for i in indices:
+            if not inputs[i].is_stdin:
+                mirrored = Path(os.path.relpath(os.path.abspath(inputs[i].source), common))
+                inputs[i] = replace(inputs[i], relative=_inside(mirrored))
+
+
 def discover(
     arguments: Iterable[str],
     recursive: bool = False,
@@ -229,10 +280,10 @@ def discover(
     if arguments.count(STDIN) > 1 or (files_from == STDIN and STDIN in arguments):
         raise UsageError("stdin (-) can be read only once")
     inputs = Inputs()
-    seen: set[str] = set()
+    seen: set[object] = set()
     for argument in arguments:
         for source, relative in _expand(argument, recursive, inputs.special_files):
-            key = source if source == STDIN else os.path.realpath(source)
+            key = _identity(source)
             if key not in seen:
                 seen.add(key)
                 inputs.append(InputItem(source, relative, max_file_size))
@@ -240,4 +291,8 @@ def discover(
         skipped = f" ({len(inputs.special_files)} special files skipped)" if inputs.special_files else ""
         given = f"{' '.join(arguments[:5])}{' …' if len(arguments) > 5 else ''}"
         raise UsageError(f"no images matched {given}{skipped}")
+    _distinct_relatives(inputs)
+    missing = [item.source for item in inputs if not item.is_stdin and not os.path.lexists(item.source)]
+    if len(missing) == len(inputs):  # nothing to work on: a usage error before any model loads
+        raise UsageError(f"no such file: {' '.join(missing[:5])}{' …' if len(missing) > 5 else ''}")
     return inputs

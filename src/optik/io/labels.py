@@ -9,6 +9,7 @@ plus ``score``) and ``categories`` in one file, written when the run ends.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 
 from optik.errors import UsageError
 from optik.io.inputs import InputItem
-from optik.io.outputs import OutputPlan, write_atomic
+from optik.io.outputs import OutputPlan, check_writable, write_atomic
 
 LABEL_FORMATS = ("yolo", "coco")
 
@@ -24,8 +25,9 @@ LABEL_FORMATS = ("yolo", "coco")
 class YoloLabels:
     """One ``.txt`` per image below ``directory``, mirroring the inputs' relative paths."""
 
-    def __init__(self, directory: str, names: Sequence[str], overwrite: bool = False):
-        self.plan = OutputPlan(directory, many=True, suffix=".txt", overwrite=overwrite)
+    def __init__(self, directory: str, items: Sequence[InputItem], names: Sequence[str], overwrite: bool = False):
+        self.plan = OutputPlan.create(str(Path(directory)) + os.sep, list(items), ".txt", overwrite)
+        check_writable(Path(directory))
         classes = Path(directory) / "classes.txt"
         text = "".join(f"{name}\n" for name in names)
         if classes.exists() and not overwrite and classes.read_text() != text:
@@ -61,6 +63,7 @@ class CocoLabels:
         self.path = Path(path)
         if self.path.exists() and not overwrite:
             raise UsageError(f"{self.path}: exists (use --overwrite to replace it)")
+        check_writable(self.path.parent)
         self.order = {item.source: index for index, item in enumerate(items)}
         self.names, self.category_ids = list(names), list(category_ids)
         self.results: dict[int, Any] = {}
@@ -93,3 +96,13 @@ class CocoLabels:
 
     def close(self) -> None:
         write_atomic(self.path, (json.dumps(self.document(), indent=1) + "\n").encode())
+
+
+def category_ids(labels: Sequence[str]) -> list[int]:
+    """COCO's own category ids (1…90, with gaps) for the COCO-80 labels; ``1…N`` for other label sets."""
+    from optik.registry.labels import label_set
+
+    coco91 = label_set("coco91")
+    if all(name in coco91 for name in labels):
+        return [coco91.index(name) for name in labels]
+    return list(range(1, len(labels) + 1))

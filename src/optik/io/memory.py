@@ -46,6 +46,8 @@ def _array_image(array: np.ndarray, name: str, channels: Channels) -> Image:
         if not np.isfinite(array).all():
             raise InputError(f"{name}: the array holds NaN or infinite values")
         array = (np.clip(array, 0, 1) * 255 + 0.5).astype(np.uint8)
+    if not array.flags.writeable:  # e.g. np.asarray of a PIL image: torch wants memory it may write
+        array = array.copy()
     if channels == "BGR" and array.ndim == 3 and array.shape[2] in (3, 4):
         array = np.concatenate([array[:, :, 2::-1], array[:, :, 3:]], axis=2)
     return Image.from_array(array, name)

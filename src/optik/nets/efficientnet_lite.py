@@ -58,6 +58,17 @@ class MBConv(nn.Module):
         return x + y if self.use_skip else y
 
 
+class ConvBNReLU6(nn.Module):
+    """A network's conv and batch norm followed by ReLU6, as one stage (the stem, the head) for :meth:`stages`."""
+
+    def __init__(self, conv: nn.Module, bn: nn.Module):
+        super().__init__()
+        self.conv, self.bn = conv, bn
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.relu6(self.bn(self.conv(x)))
+
+
 class EfficientNetLite(nn.Module):
     """ImageNet classifier: NCHW RGB scaled as ``(x - 127) / 128`` → class logits."""
 
@@ -95,3 +106,13 @@ class EfficientNetLite(nn.Module):
             x = block(x)
         x = F.relu6(self._bn1(self._conv_head(x)))
         return self._fc(self._dropout(x.mean((2, 3))))
+
+    def stages(self) -> list[nn.Module]:
+        """The feature layers in order: the stem, the 16 MBConv blocks, the 1280-channel head conv (the stem and
+        head as :class:`ConvBNReLU6` views over this network's own layers)."""
+        return [ConvBNReLU6(self._conv_stem, self._bn0), *self._blocks, ConvBNReLU6(self._conv_head, self._bn1)]
+
+    @property
+    def fc(self) -> nn.Linear:
+        """The linear layer over the mean of the last stage's map (the class logits)."""
+        return self._fc

@@ -58,3 +58,12 @@ class MobileNetV2(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         x = self.features(x).mean((2, 3))
         return self.classifier(x)
+
+    def stages(self) -> list[nn.Module]:
+        """The feature layers in order: the stem, the 17 inverted residual blocks, the 1280-channel 1x1 conv."""
+        return list(self.features)
+
+    @property
+    def fc(self) -> nn.Linear:
+        """The linear layer over the mean of the last stage's map (the class logits)."""
+        return self.classifier[1]

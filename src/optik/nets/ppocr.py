@@ -231,3 +231,19 @@ class PPOCRv6Recognizer(nn.Module):
         x = F.avg_pool2d(self.blocks(self.stem(x)), (3, 2))  # height 3 → 1, width / 2
         sequence = self.neck(x).squeeze(2).transpose(1, 2)
         return self.head(sequence).softmax(-1)
+
+
+class PPOCRv6(nn.Module):
+    """The PP-OCRv6 small pair as one module: ``det`` finds text, ``rec`` reads each line crop.
+
+    The two run apart (line crops are cut from the image between them); ``forward`` is the detector,
+    the first stage, so that a loaded model called on a page batch gives its probability maps.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.det = PPOCRv6Detector()
+        self.rec = PPOCRv6Recognizer()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.det(x)

@@ -175,8 +175,12 @@ def ctc_greedy_decode(probs: np.ndarray, characters: Sequence[str]) -> list[tupl
     """
     if probs.shape[-1] != len(characters) + 2:
         raise ValueError(f"{probs.shape[-1]} classes for {len(characters)} characters (+ blank and space)")
+    return ctc_decode(probs.argmax(-1), probs.max(-1), characters)
+
+
+def ctc_decode(best: np.ndarray, confidence: np.ndarray, characters: Sequence[str]) -> list[tuple[str, float]]:
+    """:func:`ctc_greedy_decode` from each step's best class ``best`` [N, T] and its probability ``confidence``."""
     alphabet = ["", *characters, " "]
-    best, confidence = probs.argmax(-1), probs.max(-1)
     results = []
     for classes, top in zip(best, confidence, strict=True):
         keep = classes != 0

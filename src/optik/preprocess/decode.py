@@ -22,10 +22,8 @@ import cv2
 import numpy as np
 
 from optik.errors import InputError
-from optik.preprocess.headers import FORMATS, Header, HeaderError, read_header
+from optik.preprocess.headers import Header, HeaderError, read_header
 
-IMAGE_EXTENSIONS = frozenset(extension for image_format in FORMATS for extension in image_format.extensions)
-OUTPUT_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"})  # what encode writes well
 DEFAULT_MAX_PIXELS = 100_000_000
 OPENCV_MAX_PIXELS = 1 << 30  # imdecode refuses more (OPENCV_IO_MAX_IMAGE_PIXELS), with an assertion
 # With IMREAD_UNCHANGED OpenCV leaves JPEG, PNG and WebP EXIF orientation alone, but its TIFF decoder applies the

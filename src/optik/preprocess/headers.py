@@ -379,3 +379,8 @@ def read_header(data: bytes) -> Header:
             except HeaderError as exc:
                 raise HeaderError(f"{candidate.name} header: {exc}") from None
     raise HeaderError("unknown format")
+
+
+#: Every extension a decodable format may carry (walks and decoding use the same table).
+IMAGE_EXTENSIONS = frozenset(extension for image_format in FORMATS for extension in image_format.extensions)
+OUTPUT_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"})  # what encode writes well

@@ -84,11 +84,13 @@ def run_tiled(
     pad: int,
     scale: int = 1,
     feather: int = 0,
+    on_tile: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, int]:
     """Apply ``function`` to ``image`` (H×W or H×W×C) tile by tile; return the stitched result and the tile count.
 
     ``function`` maps an h×w(×C) region to an (h·scale)×(w·scale)(×C') array. Without feathering the
     result has the dtype ``function`` returns; with it, float32 (a weighted mean of the overlaps).
+    ``on_tile(done, total)`` is called after each tile.
     """
     if feather > pad:
         raise ValueError(f"feather ({feather}) cannot exceed the tile padding ({pad})")
@@ -96,8 +98,10 @@ def run_tiled(
     tiles = plan(height, width, tile, pad)
     out: np.ndarray | None = None
     weight_sum: np.ndarray | None = None
-    for piece in tiles:
+    for done, piece in enumerate(tiles, 1):
         result = function(image[piece.region])
+        if on_tile is not None and len(tiles) > 1:
+            on_tile(done, len(tiles))
         rows, cols = piece.region[0].stop - piece.region[0].start, piece.region[1].stop - piece.region[1].start
         if result.shape[:2] != (rows * scale, cols * scale):
             raise ValueError(f"tile function returned {result.shape[:2]}, expected {(rows * scale, cols * scale)}")

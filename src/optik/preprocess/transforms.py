@@ -90,5 +90,6 @@ def to_batch(
         batch = batch.flip(1)
     mean = torch.tensor(spec.mean, device=device).view(1, 3, 1, 1)
     std = torch.tensor(spec.std, device=device).view(1, 3, 1, 1)
-    batch = (batch.float() * spec.scale - mean) / std
+    batch = batch.to(torch.float32)  # the one float copy: the arithmetic below works in place
+    batch.mul_(spec.scale).sub_(mean).div_(std)
     return batch.to(dtype).contiguous()

@@ -11,9 +11,9 @@ import difflib
 import logging
 from typing import TYPE_CHECKING
 
-from optik.errors import ModelUnavailable, UsageError
+from optik.errors import ModelUnavailable, SettingError
 from optik.registry.catalog import DEFAULTS, MODELS
-from optik.registry.spec import Builtin, Embedded, ModelSpec, Pulled, TorchvisionWeights
+from optik.registry.spec import ModelSpec
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -40,21 +40,34 @@ def list_models(task: str | None = None) -> list[ModelSpec]:
     return [spec for spec in MODELS if task is None or spec.task == task]
 
 
+def _plain(name: str) -> str:
+    """A name without case and punctuation: ``RealESRGAN_x4plus`` and ``realesrgan-x4plus`` are the same."""
+    return "".join(character for character in name.lower() if character.isalnum())
+
+
 def get_spec(name: str, task: str | None = None) -> ModelSpec:
-    """The row called ``name``; a usage error with suggestions when there is none."""
-    for spec in MODELS:
-        if spec.name == name:
-            if task is not None and spec.task != task:
-                raise UsageError(f"model {name} is a {spec.task} model, not a {task} model")
-            return spec
+    """The row called ``name`` (case and ``-``/``_`` do not matter, so upstream spellings such as
+    ``RealESRGAN_x4plus`` work), or the model in directory ``name`` (``optik train``, ``optik anomaly fit``);
+    a usage error with suggestions when there is none."""
+    from optik.registry import trained
+
+    found = next((spec for spec in MODELS if spec.name == name or _plain(spec.name) == _plain(name)), None)
+    if found is None and trained.is_model_dir(name):
+        found = trained.read_spec(name)
+    if found is not None:
+        if task is not None and found.task != task:
+            raise SettingError("model", f"{found.name} is a {found.task} model, not a {task} model")
+        return found
     names = [spec.name for spec in list_models(task)]
-    close = difflib.get_close_matches(name, names, n=3)
+    plain = {_plain(candidate): candidate for candidate in names}
+    close = [plain[match] for match in difflib.get_close_matches(_plain(name), list(plain), n=3, cutoff=0.7)]
+    close = close or difflib.get_close_matches(name, names, n=3)
     hint = (
         f" (did you mean {', '.join(close)}?)"
         if close
         else f"; see `optik models list{f' --task {task}' if task else ''}`"
     )
-    raise UsageError(f"no model called {name}{hint}")
+    raise SettingError("model", f"no model called {name}{hint}")
 
 
 def default_model(task: str) -> ModelSpec:
@@ -80,7 +93,7 @@ def is_default(spec: ModelSpec) -> bool:
 
 def is_available(spec: ModelSpec) -> bool:
     """Whether the weights are on this machine (embedded, pulled or in torchvision's cache)."""
-    from optik.registry.loading import weights_path
+    from optik.registry.weights import weights_path
 
     try:
         weights_path(spec)
@@ -95,15 +108,17 @@ def load_model(
     half: bool = False,
     weights: Path | None = None,
     task: str | None = None,
+    backend: str = "auto",
 ) -> LoadedModel:
-    """The model ready to run; loaded once per process for each (weights, device, dtype)."""
+    """The model ready to run; loaded once per process for each (weights, device, dtype, backend).
+    ``backend``: ``auto`` (the fastest measured for this model and device), ``torch``, ``onnxruntime``, or
+    one of :data:`optik.registry.backends.BACKENDS`."""
     from optik.registry.loading import load
 
-    return load(get_spec(name, task), device, half, weights)
+    return load(get_spec(name, task), device, half, weights, backend)
 
 
 def source_kind(spec: ModelSpec) -> str:
-    """``embedded``, ``download`` (torchvision), ``pull`` (converted from a registry package) or ``builtin``."""
-    return {Embedded: "embedded", TorchvisionWeights: "download", Pulled: "pull", Builtin: "builtin"}[
-        type(spec.weights)
-    ]
+    """``embedded``, ``download`` (torchvision), ``pull`` (converted from a registry package), ``builtin`` or
+    ``local`` (a model directory made here: ``optik train``, ``optik anomaly fit``)."""
+    return spec.weights.kind

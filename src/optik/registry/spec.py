@@ -42,6 +42,7 @@ class TorchvisionWeights:
     """A torchvision weights enum entry, downloaded and hash-checked by torchvision's own cache."""
 
     enum: str  # e.g. "ResNet50_Weights.IMAGENET1K_V2"
+    file: str  # the checkpoint's name in torchvision's cache (the end of its URL), e.g. "resnet50-11ad3fa6.pth"
 
     kind = "download"
 
@@ -85,7 +86,18 @@ class Builtin:
     kind = "builtin"
 
 
-WeightsSource = Embedded | TorchvisionWeights | Pulled | Builtin
+@dataclass(frozen=True)
+class LocalFile:
+    """The weights of a model made here from the user's images (``optik train``, ``optik anomaly fit``): a file in
+    its model directory, checked against the sha256 that the directory's manifest records."""
+
+    path: str
+    sha256: str
+
+    kind = "local"
+
+
+WeightsSource = Embedded | TorchvisionWeights | Pulled | Builtin | LocalFile
 
 
 @dataclass(frozen=True)

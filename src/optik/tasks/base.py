@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from optik.errors import InputError, SettingError
+from optik.errors import InputError
 
 if TYPE_CHECKING:
     from optik.io.inputs import InputItem
@@ -77,6 +77,11 @@ class Family:
 
     decode_min_side: int | None = None
     batch_limit: int | None = None
+    csv_fields: tuple[str, ...] = ("path", "model")  # the CSV columns of the task's records
+
+    @staticmethod
+    def notify(text: str) -> None:
+        """Progress within one input (``tile 3/70``); the CLI replaces it with its progress line's."""
 
     def __init__(self, model: LoadedModel, settings: Any):
         settings.check(model.spec)
@@ -85,30 +90,6 @@ class Family:
     @property
     def name(self) -> str:
         return self.model.spec.name
-
-
-def create_task(
-    task: str,
-    settings: Any,
-    model: str | LoadedModel | None = None,
-    device: str = "auto",
-    half: bool = False,
-    weights: str | Path | None = None,
-) -> Family:
-    """The family adapter of ``model`` (a name, an already loaded model, or None: the task's default)
-    for ``task``, with ``settings`` checked against its row."""
-    from optik.registry import default_model, get_spec, load_model
-    from optik.registry.loading import LoadedModel
-
-    if isinstance(model, LoadedModel):
-        if model.spec.task != task:
-            raise SettingError("model", f"{model.spec.name} is a {model.spec.task} model, not a {task} model")
-        loaded = model
-    else:
-        spec = get_spec(model, task) if model else default_model(task)
-        settings.check(spec)  # before the (slow) load
-        loaded = load_model(spec.name, device, half, Path(weights) if weights else None, task=task)
-    return loaded.spec.adapter()(loaded, settings)
 
 
 def check_sane(values: np.ndarray, what: str, name: str, allow_constant: bool = False) -> None:

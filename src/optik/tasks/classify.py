@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
+from optik.io.records import text_line
 from optik.preprocess.decode import Image
 from optik.preprocess.transforms import prepare, to_batch
 from optik.registry.loading import LoadedModel
@@ -49,8 +49,8 @@ class ClassifyResult:
         }
 
     def to_text(self) -> str:
-        best = ", ".join(f"{p.label} {p.score:.3f}" for p in self.predictions[:3])
-        return f"{self.path}\t{best}"
+        best = ", ".join(f"{p.label} {p.score:.3f}" for p in self.predictions)
+        return text_line(self.path, None, best)
 
     def csv_rows(self) -> list[dict[str, Any]]:
         return [
@@ -68,6 +68,8 @@ class ClassifyResult:
 
 class Classifier(Family):
     """Any ImageNet classifier: resize/crop/normalise as its row's input spec says, softmax, top-k."""
+
+    csv_fields = CSV_FIELDS
 
     def __init__(self, model: LoadedModel, settings: ClassifySettings | None = None):
         super().__init__(model, settings or ClassifySettings())
@@ -96,14 +98,3 @@ class Classifier(Family):
 
     def label(self, index: int) -> str:
         return self.labels[index] if index < len(self.labels) else str(index)
-
-
-def check_expectations(result: ClassifyResult, expect: list[str], min_score: float | None) -> str | None:
-    """Why ``result`` fails the CI checks, or None: the top-1 label must contain one of ``expect``
-    as a whole word (case-insensitive) and score at least ``min_score``."""
-    top = result.top
-    if expect and not any(re.search(rf"(?<!\w){re.escape(word)}(?!\w)", top.label, re.I) for word in expect):
-        return f"top-1 is {top.label!r} ({top.score:.3f}), expected {' or '.join(expect)}"
-    if min_score is not None and top.score < min_score:
-        return f"top-1 {top.label!r} scores {top.score:.3f}, below --min-score {min_score:g}"
-    return None

@@ -8,7 +8,7 @@ cascade); they differ in ``prepare`` and ``forward`` and share ``finish``: map b
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -19,13 +19,15 @@ import torch
 from torchvision.ops import batched_nms
 
 from optik.errors import ModelUnavailable
+from optik.io.records import text_line
 from optik.preprocess.decode import Image
 from optik.preprocess.draw import annotate, colour, pixel_region, redact
 from optik.preprocess.geometry import Affine, fit_within, map_boxes
 from optik.preprocess.transforms import prepare, to_batch
 from optik.registry.labels import label_set
-from optik.registry.loading import LoadedModel, weights_path
-from optik.tasks.base import Family, Prepared, check_sane
+from optik.registry.loading import LoadedModel
+from optik.registry.weights import weights_path
+from optik.tasks.base import Family, ImageResult, Prepared, check_sane
 from optik.tasks.settings import DetectSettings
 
 CSV_FIELDS = ("path", "model", "label", "index", "score", "x1", "y1", "x2", "y2")
@@ -57,7 +59,7 @@ class Detection:
 
 
 @dataclass
-class DetectResult:
+class DetectResult(ImageResult):
     """The detections in one image, best first."""
 
     path: str
@@ -87,7 +89,7 @@ class DetectResult:
         found = ", ".join(
             f"{d.label} {d.score:.2f} [{' '.join(str(round(v)) for v in d.box)}]" for d in self.detections
         )
-        return f"{self.path}\t{found or 'nothing found'}"
+        return text_line(self.path, self.output, found or "nothing found")
 
     def csv_rows(self) -> list[dict[str, Any]]:
         base = {"path": self.path, "model": self.model}
@@ -147,6 +149,8 @@ class Raw:
 class Detector(Family):
     """The detect task for one loaded model; subclasses provide ``prepare`` and ``forward``."""
 
+    csv_fields = CSV_FIELDS
+
     def __init__(self, model: LoadedModel, settings: DetectSettings | None = None):
         super().__init__(model, settings or DetectSettings())
         self.labels = model.spec.categories()
@@ -195,8 +199,8 @@ class Detector(Family):
         return DetectResult(image.name, self.name, image.width, image.height, detections, image=image)
 
 
-class NanoDetDetector(Detector):
-    """NanoDet-g: letterbox warp, BGR mean/std, GFL decode with NMS at ``iou``; ``imgsz`` the square input."""
+class GridDetector(Detector):
+    """Single-stage detectors on a fixed input grid: the row's input spec (``imgsz`` sets the square)."""
 
     def __init__(self, model: LoadedModel, settings: DetectSettings | None = None):
         super().__init__(model, settings)
@@ -208,28 +212,32 @@ class NanoDetDetector(Detector):
         array, affine = prepare(image.rgb8(), self.spec)
         return Prepared(image, array, affine, key=array.shape)
 
-    def forward(self, arrays: list[np.ndarray]) -> list[Raw]:
+
+class NanoDetDetector(GridDetector):
+    """NanoDet-g: letterbox warp, BGR mean/std; the GFL decode with NMS at ``iou`` runs in ``finish``, on the
+    worker threads, while the next batch runs through the network."""
+
+    def forward(self, arrays: list[np.ndarray]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        scores, logits = self.model(to_batch(arrays, self.spec, self.model.device, self.model.dtype))
+        return list(zip(scores.float().cpu(), logits.float().cpu(), strict=True))
+
+    def finish(self, prepared: Prepared, output: tuple[torch.Tensor, torch.Tensor]) -> DetectResult:
         from optik.nets.nanodet import decode_nanodet
 
-        batch = to_batch(arrays, self.spec, self.model.device, self.model.dtype)
-        scores, logits = self.model(batch)
-        scores, logits = scores.float(), logits.float()
-        decoded = decode_nanodet(
-            scores,
-            logits,
-            arrays[0].shape[:2],
+        scores, logits = output
+        ((boxes, conf, labels),) = decode_nanodet(
+            scores[None],
+            logits[None],
+            prepared.array.shape[:2],
             score_threshold=self.settings.conf,
             iou_threshold=self.settings.iou,
-            max_detections=len(scores[0]),  # --max-det applies after --classes, in finish
+            max_detections=len(scores),  # max_det applies after the classes, in Detector.finish
         )
-        signal = scores.amax(2).cpu().numpy()
-        return [
-            Raw(boxes.cpu().numpy(), conf.cpu().numpy(), labels.cpu().numpy(), signal=peak)
-            for (boxes, conf, labels), peak in zip(decoded, signal, strict=True)
-        ]
+        raw = Raw(boxes.numpy(), conf.numpy(), labels.numpy(), signal=scores.amax(1).numpy())
+        return super().finish(prepared, raw)
 
 
-class CenterNetDetector(NanoDetDetector):
+class CenterNetDetector(GridDetector):
     """CenterNet MobileNetV3: NanoDet's input handling (the row's spec: a 512x512 stretch, RGB 0-255;
     ``imgsz`` a multiple of 32), then the graph's own decode (3x3 peaks, top 100 or ``max_det``);
     ``conf`` and class-wise NMS at ``iou`` apply in ``finish``."""
@@ -343,29 +351,3 @@ class HaarDetector(Detector):
             boxes = np.concatenate([rects[:, :2], rects[:, :2] + rects[:, 2:]], 1)
             raws.append(Raw(boxes, hits / (hits + self.min_neighbours), np.zeros(len(rects), np.int64)))
         return raws
-
-
-def check_counts(
-    result: DetectResult, expect: Sequence[str], min_count: int | None, max_count: int | None
-) -> str | None:
-    """Why ``result`` fails the CI checks, or None: every ``expect`` label found at least once, and the
-    number of detections (of the selected classes) within ``min_count`` … ``max_count``."""
-    counts = result.counts()
-    found = ", ".join(f"{n} {label}" for label, n in counts.most_common()) or "nothing"
-    missing = [label for label in expect if not counts[label]]
-    if missing:
-        return f"no {' or '.join(missing)} found (found {found})"
-    total = len(result.detections)
-    if min_count is not None and total < min_count:
-        return f"{total} detection(s) ({found}), fewer than --min-count {min_count}"
-    if max_count is not None and total > max_count:
-        return f"{total} detection(s) ({found}), more than --max-count {max_count}"
-    return None
-
-
-def category_ids(labels: Sequence[str]) -> list[int]:
-    """COCO's own category ids (1…90, with gaps) for the COCO-80 labels; ``1…N`` for other label sets."""
-    coco91 = label_set("coco91")
-    if all(name in coco91 for name in labels):
-        return [coco91.index(name) for name in labels]
-    return list(range(1, len(labels) + 1))

@@ -10,7 +10,6 @@ operations run.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,11 +17,12 @@ import numpy as np
 import torch
 
 from optik.errors import InputError
+from optik.io.records import text_line
 from optik.preprocess.adjust import apply_operations, from_float, resample, to_float
 from optik.preprocess.decode import Image
 from optik.preprocess.tiling import auto_tile, available_memory, run_tiled
 from optik.registry.loading import LoadedModel
-from optik.tasks.base import Family, Prepared, check_sane
+from optik.tasks.base import Family, ImageResult, Prepared, check_sane
 from optik.tasks.settings import EnhanceSettings
 
 CSV_FIELDS = (
@@ -37,14 +37,13 @@ CSV_FIELDS = (
     "tile",
     "tiles",
     "operations",
-    "seconds",
 )
 DEFAULT_TILE_PAD = EnhanceSettings.tile_pad
 LARGEST_AUTO_TILE = {"cpu": 256, "cuda": 2048}  # CPU speed is flat above ~96 px: spare the memory
 
 
 @dataclass
-class EnhanceResult:
+class EnhanceResult(ImageResult):
     """One enhanced image: sizes, how it was made, and the pixels (Python API) or where they went (CLI)."""
 
     path: str
@@ -57,7 +56,6 @@ class EnhanceResult:
     tile: int
     tiles: int
     operations: list[str] = field(default_factory=list)
-    seconds: float = 0.0
     output: str | None = None
     enhanced: Image | None = field(default=None, repr=False)
 
@@ -84,7 +82,6 @@ class EnhanceResult:
             "tile": self.tile,
             "tiles": self.tiles,
             "operations": self.operations,
-            "seconds": round(self.seconds, 3),
         }
         if self.output is not None:
             record["output"] = self.output
@@ -94,7 +91,7 @@ class EnhanceResult:
         steps = ", ".join([f"{self.model} ×{self.scale:g}", *self.operations])
         tiles = f", {self.tiles} tile{'s' * (self.tiles != 1)}" if self.tiles else ""
         size = f"{self.width}×{self.height} → {self.output_width}×{self.output_height}"
-        return f"{self.path}\t{self.output or ''}\t{size}\t{steps}{tiles}, {self.seconds:.2f} s"
+        return text_line(self.path, self.output, f"{size}, {steps}{tiles}")
 
     def csv_rows(self) -> list[dict[str, Any]]:
         return [{**self.to_record(), "operations": " ".join(self.operations)}]
@@ -107,7 +104,6 @@ class Upscaled:
     pixels: np.ndarray
     tile: int = 0
     tiles: int = 0
-    seconds: float = 0.0
 
 
 def as_array(image: Image) -> np.ndarray:
@@ -121,6 +117,7 @@ class Enhancer(Family):
     """A super-resolution network (the row's ``UpscalerConfig``: native scale, memory per pixel), tile by tile."""
 
     batch_limit = 1  # images go one at a time, tile by tile
+    csv_fields = CSV_FIELDS
 
     def __init__(self, model: LoadedModel, settings: EnhanceSettings | None = None):
         super().__init__(model, settings or EnhanceSettings())
@@ -141,7 +138,6 @@ class Enhancer(Family):
         return max(1, round(image.width * self.scale)), max(1, round(image.height * self.scale))
 
     def prepare(self, image: Image) -> Prepared:
-        start = time.perf_counter()
         width, height = self.output_size(image)
         itemsize = image.pixels.itemsize  # the network's canvas, then the output with alpha and float temporaries
         needed = image.width * image.height * self.native**2 * 3 * itemsize + width * height * (4 * itemsize + 24)
@@ -152,17 +148,16 @@ class Enhancer(Family):
                 f"{_mebibytes(free)} free (use a smaller scale)"
             )
         pixels = apply_operations(image.pixels, self.before, image.alpha)
-        return Prepared(image, pixels, context=time.perf_counter() - start, key=())
+        return Prepared(image, pixels, key=())
 
     def forward(self, arrays: list[np.ndarray]) -> list[Upscaled]:
         return [self._upscale(pixels) for pixels in arrays]
 
     def _upscale(self, pixels: np.ndarray) -> Upscaled:
-        start = time.perf_counter()
         tile = self.tile if self.tile is not None else self._auto_tile(pixels)
         while True:
             try:
-                out, tiles = run_tiled(pixels, self._run_net, tile, self.tile_pad, self.native)
+                out, tiles = run_tiled(pixels, self._run_net, tile, self.tile_pad, self.native, on_tile=self._tiled)
                 break
             except (torch.OutOfMemoryError, MemoryError, RuntimeError) as exc:
                 if not _is_out_of_memory(exc):
@@ -173,7 +168,10 @@ class Enhancer(Family):
                 if smaller < 32:
                     raise InputError("out of memory even with 32-pixel tiles") from None
                 tile = smaller
-        return Upscaled(out, tile if tiles > 1 else 0, tiles, time.perf_counter() - start)
+        return Upscaled(out, tile if tiles > 1 else 0, tiles)
+
+    def _tiled(self, done: int, total: int) -> None:
+        self.notify(f"tile {done}/{total}")
 
     def _auto_tile(self, pixels: np.ndarray) -> int:
         device = self.model.device
@@ -200,7 +198,6 @@ class Enhancer(Family):
         check_sane(pixels, "pixels", image.name, allow_constant=int(image.pixels.max()) == int(image.pixels.min()))
 
     def finish(self, prepared: Prepared, upscaled: Upscaled) -> EnhanceResult:
-        start = time.perf_counter()
         image = prepared.image
         self.check_output(upscaled.pixels, image)
         width, height = self.output_size(image)
@@ -209,7 +206,7 @@ class Enhancer(Family):
             pixels = np.repeat(pixels.mean(axis=2, dtype=np.float32).round().astype(pixels.dtype)[:, :, None], 3, 2)
         alpha = resample(image.alpha, width, height) if image.alpha is not None else None
         pixels = apply_operations(pixels, self.after, alpha)
-        result = EnhanceResult(
+        return EnhanceResult(
             path=image.name,
             model=self.model.spec.name,
             width=image.width,
@@ -222,8 +219,6 @@ class Enhancer(Family):
             operations=self.operations,
             enhanced=Image(pixels, alpha, image.gray, image.name),
         )
-        result.seconds = prepared.context + upscaled.seconds + time.perf_counter() - start
-        return result
 
 
 class ClassicalEnhancer(Enhancer):

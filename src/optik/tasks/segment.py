@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from optik.errors import InputError
+from optik.io.records import text_line
 from optik.nets import classical_segment
 from optik.preprocess import masks
 from optik.preprocess.decode import Image
@@ -27,7 +28,7 @@ from optik.preprocess.transforms import prepare, to_batch
 from optik.registry.families import ClassicalSegmentConfig
 from optik.registry.loading import LoadedModel
 from optik.registry.spec import resolve
-from optik.tasks.base import Family, Prepared, check_sane
+from optik.tasks.base import Family, ImageResult, Prepared, check_sane
 from optik.tasks.settings import SegmentSettings
 
 log = logging.getLogger("optik")
@@ -38,7 +39,7 @@ OVERLAY_TINT = (255, 0, 160)  # overlay: the mask in magenta at half strength ov
 
 
 @dataclass
-class SegmentResult:
+class SegmentResult(ImageResult):
     """One image's foreground: ``mask`` is the uint8 alpha (H×W, full resolution)."""
 
     path: str
@@ -46,12 +47,12 @@ class SegmentResult:
     width: int
     height: int
     foreground: float
-    bbox: list[int] | None
+    box: tuple[float, float, float, float] | None  # of the foreground pixels: x1, y1, x2, y2 (pixel edges)
     mask: np.ndarray = field(repr=False)
     image: Image | None = field(default=None, repr=False)
     classes: dict[str, float] | None = None  # semantic models: pixel fraction per class present
     instances: list[dict[str, Any]] | None = None  # instance models: label, score, box
-    findings: dict[str, Any] = field(default_factory=dict)  # classical methods: threshold, clusters, regions, box
+    findings: dict[str, Any] = field(default_factory=dict)  # classical methods: threshold, clusters, regions, seed
     polygons: list[list[list[int]]] | None = None
     output: str | None = None
 
@@ -62,7 +63,7 @@ class SegmentResult:
             "width": self.width,
             "height": self.height,
             "foreground": round(self.foreground, 6),
-            "bbox": self.bbox,
+            "box": None if self.box is None else [float(v) for v in self.box],
         }
         if self.classes is not None:
             record["classes"] = self.classes
@@ -76,15 +77,15 @@ class SegmentResult:
         return record
 
     def to_text(self) -> str:
-        box = ",".join(map(str, self.bbox)) if self.bbox else "none"
-        text = f"{self.path}\tforeground {self.foreground:.3f} bbox {box}"
+        box = " ".join(f"{v:g}" for v in self.box) if self.box else "none"
+        text = f"foreground {self.foreground:.3f} box [{box}]"
         if self.classes:
             top = sorted(self.classes.items(), key=lambda kv: -kv[1])[:3]
             text += " (" + ", ".join(f"{name} {share:.2f}" for name, share in top) + ")"
-        return text + (f" -> {self.output}" if self.output else "")
+        return text_line(self.path, self.output, text)
 
     def csv_rows(self) -> list[dict[str, Any]]:
-        x1, y1, x2, y2 = self.bbox or ("", "", "", "")
+        x1, y1, x2, y2 = self.box or ("", "", "", "")
         return [
             {
                 "path": self.path,
@@ -133,6 +134,8 @@ class Segmenter(Family):
     """The segment task for one loaded model: each family gives a low-resolution foreground (and what it
     found); ``finish`` brings it to full resolution with the guided filter and measures it."""
 
+    csv_fields = CSV_FIELDS
+
     def __init__(self, model: LoadedModel, settings: SegmentSettings | None = None):
         super().__init__(model, settings or SegmentSettings())
         self.spec = model.spec.input_spec()
@@ -147,7 +150,8 @@ class Segmenter(Family):
         result = SegmentResult(image.name, self.name, image.width, image.height, 0.0, None, np.empty(0), image)
         low = self.foreground(output, prepared.context, result)
         result.mask = masks.guided_upsample(low, image.rgb8())
-        result.foreground, result.bbox = masks.measure(result.mask, self.settings.threshold)
+        result.foreground, box = masks.measure(result.mask, self.settings.threshold)
+        result.box = None if box is None else tuple(float(v) for v in box)
         if self.settings.polygons:
             result.polygons = masks.polygons(result.mask, self.settings.threshold)
         return result
@@ -165,7 +169,9 @@ class ProbabilitySegmenter(Segmenter):
         return list(output[:, -1].float().cpu().numpy())
 
     def foreground(self, output: np.ndarray, affine: Affine, result: SegmentResult) -> np.ndarray:
-        check_sane(output, "mask", result.path)  # a real photo never gives a bit-constant probability map
+        # a bit-constant map is a broken model, unless it is saturated: nothing (0) or everything (1) found
+        saturated = float(output.flat[0]) in (0.0, 1.0)
+        check_sane(output, "mask", result.path, allow_constant=saturated)
         return masks.to_image_geometry(output, affine, result.width, result.height)
 
 
@@ -204,7 +210,7 @@ class InstanceSegmenter(Segmenter):
             {
                 "label": self.labels[int(label)],
                 "score": round(float(score), 4),
-                "bbox": [round(float(v), 1) for v in box],
+                "box": [round(float(v), 2) for v in box],
             }
             for label, score, box in zip(output["labels"][keep], output["scores"][keep], boxes, strict=True)
         ]
@@ -223,7 +229,7 @@ class ClassicalSegmenter(Segmenter):
         self.method = resolve(model.spec.architecture)
         self.seeder = None
         if self.settings.box == "auto":
-            from optik.tasks.base import create_task
+            from optik.tasks import create_task
             from optik.tasks.settings import DetectSettings
 
             half = model.dtype == torch.float16
@@ -239,23 +245,22 @@ class ClassicalSegmenter(Segmenter):
     def foreground(self, pixels: np.ndarray, affine: Affine, result: SegmentResult) -> np.ndarray:
         option = self.config.option
         arguments: dict[str, Any] = {}
-        seed = None
+        seed: dict[str, Any] = {}
         if option == "k":
             arguments["k"] = self.settings.k or 2
         elif option == "box":
-            box = self.settings.box
+            box, seed = self.settings.box, {"from": "given"}
             if box == "auto":
                 box, seed = self._detected_box(result.image, affine, pixels.shape[:2])
-            box = box or classical_segment.centred_box(result.width, result.height)
+            if box is None:
+                box, seed = classical_segment.centred_box(result.width, result.height), {"from": "centred"}
             arguments["box"] = _working_box(box, affine)
         try:
             found = self.method(pixels, **arguments)
         except ValueError as exc:
             raise InputError(f"{result.path}: {self.name}: {exc}") from None
         if option == "box":
-            found.extras["box"] = list(box)
-            if seed is not None:
-                found.extras["seed"] = seed
+            found.extras["seed"] = {**seed, "box": [float(v) for v in box]}
         check_sane(found.mask, "mask", result.path, allow_constant=True)  # a blank photo has no foreground
         result.findings = found.extras
         return found.mask  # the whole image at the working size: already the image's geometry
@@ -265,7 +270,7 @@ class ClassicalSegmenter(Segmenter):
     ) -> tuple[tuple[int, int, int, int] | None, dict[str, Any]]:
         """box="auto": the seeder's best detection, any class, in whole pixels around it; None (the centred
         default, said on stderr) when it finds nothing, or nothing that leaves grabcut some background at
-        its ``working`` (height, width)."""
+        its ``working`` (height, width). Also what the record says of the seed."""
         prepared = self.seeder.prepare(image)
         found = self.seeder.finish(prepared, self.seeder.forward([prepared.array])[0]).detections
         seeder = self.seeder.name
@@ -285,7 +290,7 @@ class ClassicalSegmenter(Segmenter):
         else:
             why = f"{seeder} found nothing"
         log.warning("%s: %s; grabcut seeded by the centred box", image.name, why)
-        return None, {"from": "centred"}
+        return None, {}
 
 
 def _working_box(box: tuple[int, int, int, int], affine: Affine) -> tuple[int, int, int, int]:
@@ -296,12 +301,3 @@ def _working_box(box: tuple[int, int, int, int], affine: Affine) -> tuple[int, i
         math.ceil(box[2] * affine.scale_x),
         math.ceil(box[3] * affine.scale_y),
     )
-
-
-def check_foreground(result: SegmentResult, minimum: float | None, maximum: float | None) -> str | None:
-    """Why ``result`` fails ``--min-foreground`` / ``--max-foreground``, or None."""
-    if minimum is not None and result.foreground < minimum:
-        return f"foreground {result.foreground:.3f} is below --min-foreground {minimum:g}"
-    if maximum is not None and result.foreground > maximum:
-        return f"foreground {result.foreground:.3f} is above --max-foreground {maximum:g}"
-    return None

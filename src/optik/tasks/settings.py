@@ -9,6 +9,7 @@ what depends on the model (its labels, its family's config).
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -273,7 +274,7 @@ def parse_style(style: str | int | Path | Mapping[int | str, float] | np.ndarray
         return StyleChoice("filter", spec.lower(), name=spec.lower())
     if Path(spec).is_file():
         return StyleChoice("image", image_model, name=spec)
-    from optik.preprocess.decode import IMAGE_EXTENSIONS
+    from optik.preprocess.headers import IMAGE_EXTENSIONS
 
     if "/" in spec or Path(spec).suffix.lower() in IMAGE_EXTENSIONS:
         raise SettingError("style", f"{spec}: no such style image")
@@ -314,3 +315,417 @@ class StyleSettings:
     def check(self, spec: ModelSpec) -> None:
         if self.style.model != spec.name:
             raise SettingError("style", f"{self.style.label()} runs on model {self.style.model}, not {spec.name}")
+
+
+# --- ocr ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OcrSettings:
+    """``min_score``: lines read with a lower confidence (the mean probability of their characters) are
+    dropped (rapidocr's ``text_score``)."""
+
+    min_score: float = 0.5
+
+    def __post_init__(self) -> None:
+        _within("min_score", self.min_score, 0, 1)
+
+    def check(self, spec: ModelSpec) -> None:
+        """Nothing here depends on the model."""
+
+
+@dataclass(frozen=True)
+class TextChecks:
+    """What the text read in an image must say: each of ``expect_text`` found, none of ``forbid_text``, and
+    between ``min_lines`` and ``max_lines`` lines.
+
+    Texts are substrings in which any run of spaces matches any run of whitespace, line breaks included
+    (so a phrase may wrap); with ``regex`` they are Python regular expressions searched in the lines joined
+    by newlines (``^`` and ``$`` match at each line). ``ignore_case`` applies to both.
+    """
+
+    expect_text: tuple[str, ...] = ()
+    forbid_text: tuple[str, ...] = ()
+    regex: bool = False
+    ignore_case: bool = False
+    min_lines: int | None = None
+    max_lines: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("expect_text", "forbid_text"):
+            value = getattr(self, name)
+            texts = (value,) if isinstance(value, str) else tuple(value)
+            if any(not text.strip() for text in texts):
+                raise SettingError(name, "an empty text matches anything")
+            object.__setattr__(self, name, texts)
+            for text in texts:
+                _text_pattern(text, self.regex, self.ignore_case, name)
+        for name in ("min_lines", "max_lines"):
+            if getattr(self, name) is not None and getattr(self, name) < 0:
+                raise SettingError(name, f"{getattr(self, name)} is negative")
+        if self.min_lines is not None and self.max_lines is not None and self.min_lines > self.max_lines:
+            raise SettingError("min_lines", f"{self.min_lines} is above the maximum, {self.max_lines}")
+
+    @property
+    def active(self) -> bool:
+        """Whether there is anything to check."""
+        return bool(self.expect_text or self.forbid_text) or self.min_lines is not None or self.max_lines is not None
+
+    def pattern(self, text: str) -> re.Pattern:
+        """The compiled search for one of the expected or forbidden texts."""
+        return _text_pattern(text, self.regex, self.ignore_case, "expect_text")
+
+
+def _text_pattern(text: str, regex: bool, ignore_case: bool, name: str) -> re.Pattern:
+    flags = re.MULTILINE | (re.IGNORECASE if ignore_case else 0)
+    if not regex:
+        return re.compile(r"\s+".join(re.escape(word) for word in text.split()), flags)
+    try:
+        return re.compile(text, flags)
+    except re.error as exc:
+        raise SettingError(name, f"{text!r} is not a regular expression ({exc})") from None
+
+
+# --- embed, similar, dedupe, faces ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EmbedSettings:
+    """``draft``: decode large JPEGs at reduced scale (faster; vectors within about 0.01 cosine)."""
+
+    draft: bool = False
+
+    def check(self, spec: ModelSpec) -> None:
+        """Nothing here depends on the model."""
+
+
+@dataclass(frozen=True)
+class SimilarSettings:
+    """``k``: the most hits per query; ``min_score``: leave out hits less similar than this (cosine, -1 to 1)."""
+
+    k: int = 10
+    min_score: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.k < 1:
+            raise SettingError("k", f"{self.k} is below 1")
+        if self.min_score is not None:
+            _within("min_score", self.min_score, -1, 1)
+
+
+DEDUPE_LEVELS = ("exact", "near", "scene")
+KEEP_RULES = ("largest", "sharpest", "oldest")
+
+
+@dataclass(frozen=True)
+class DedupeSettings:
+    """What counts as a duplicate and which copy stays.
+
+    ``level``: ``exact`` (the same bytes), ``near`` (also: perceptual hashes at most ``hash_distance`` of 64
+    bits apart — re-encodes, resizes, small colour changes) or ``scene`` (also: embeddings at least
+    ``similarity`` alike — crops, edits, other shots of the same scene; None: the model's measured threshold).
+    ``keep``: the copy kept in each group: ``largest`` (most pixels, then bytes), ``sharpest`` or ``oldest``
+    (modification time)."""
+
+    level: str = "near"
+    hash_distance: int = 8
+    similarity: float | None = None
+    keep: str = "largest"
+
+    def __post_init__(self) -> None:
+        for name, value, choices in (("level", self.level, DEDUPE_LEVELS), ("keep", self.keep, KEEP_RULES)):
+            if value not in choices:
+                raise SettingError(name, f"{value!r} is not one of {', '.join(choices)}")
+        _within("hash_distance", self.hash_distance, 0, 32)
+        if self.similarity is not None:
+            _within("similarity", self.similarity, 0, 1)
+
+    def check(self, spec: ModelSpec) -> None:
+        """Nothing here depends on the model."""
+
+
+@dataclass(frozen=True)
+class FacesSettings:
+    """``conf``: the detector score a face needs; ``threshold``: two faces whose descriptors are closer than
+    this are the same person (None: the model's, dlib's 0.6); ``imgsz``: find faces on a copy whose longer side
+    is at most this (None: full size); ``gallery``: enrolled people to name faces after (a ``FaceGallery``)."""
+
+    conf: float = 0.95
+    threshold: float | None = None
+    imgsz: int | None = None
+    gallery: Any = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _within("conf", self.conf, 0, 1)
+        if self.threshold is not None and not 0 < self.threshold <= 2:
+            raise SettingError("threshold", f"{self.threshold:g} is outside (0, 2]")
+        if self.imgsz is not None and self.imgsz < 32:
+            raise SettingError("imgsz", f"{self.imgsz} is below 32")
+
+    def check(self, spec: ModelSpec) -> None:
+        gallery_model = getattr(self.gallery, "model", spec.name)
+        if gallery_model != spec.name:
+            raise SettingError("gallery", f"the faces were enrolled with {gallery_model}, not {spec.name}")
+
+
+# --- compare and check ---------------------------------------------------------------------------
+
+
+def _share_or_count(name: str, value: int | float | str) -> int | float:
+    """``"0.5%"`` → the share 0.005 (a float); ``120`` or ``"120"`` → the count 120 (an int)."""
+    text = str(value).strip()
+    try:
+        number = float(text.removesuffix("%"))
+    except ValueError:
+        raise SettingError(name, f"{value!r}: give a pixel count (120) or a share of the pixels (0.5%)") from None
+    if text.endswith("%"):
+        _within(name, number, 0, 100)
+        return number / 100
+    if number < 0 or number != int(number):
+        raise SettingError(name, f"{value!r} is not a whole number of pixels (or a share such as 0.5%)")
+    return int(number)
+
+
+@dataclass(frozen=True)
+class CompareSettings:
+    """How two images are compared and when a pair fails.
+
+    ``tolerance``: pixelmatch's threshold (0-1) on the YIQ colour distance from which a pixel differs;
+    ``include_aa``: count pixels that look like anti-aliasing too. Gates: ``max_diff_pixels`` (a count, or a
+    share such as ``"0.5%"``), ``min_ssim``, ``min_ms_ssim``, ``min_psnr`` (dB), ``max_perceptual``; with none
+    given, any differing pixel fails the pair. ``ms_ssim`` and ``perceptual`` measure those without a gate
+    (the perceptual distance loads the embedded MobileNetV2). ``resize``: compare images of different sizes,
+    the new one resized to the golden one's size (else that pair is an error)."""
+
+    tolerance: float = 0.1
+    include_aa: bool = False
+    max_diff_pixels: int | float | str | None = None
+    min_ssim: float | None = None
+    min_ms_ssim: float | None = None
+    min_psnr: float | None = None
+    max_perceptual: float | None = None
+    ms_ssim: bool = False
+    perceptual: bool = False
+    resize: bool = False
+
+    def __post_init__(self) -> None:
+        _within("tolerance", self.tolerance, 0, 1)
+        if self.max_diff_pixels is not None:
+            object.__setattr__(self, "max_diff_pixels", _share_or_count("max_diff_pixels", self.max_diff_pixels))
+        for name in ("min_ssim", "min_ms_ssim"):
+            if getattr(self, name) is not None:
+                _within(name, getattr(self, name), -1, 1)
+        if self.max_perceptual is not None and self.max_perceptual < 0:
+            raise SettingError("max_perceptual", f"{self.max_perceptual:g} is negative")
+        if self.min_ms_ssim is not None:
+            object.__setattr__(self, "ms_ssim", True)
+        if self.max_perceptual is not None:
+            object.__setattr__(self, "perceptual", True)
+
+    @property
+    def gated(self) -> bool:
+        """Whether a gate was given (else any differing pixel fails)."""
+        gates = (self.max_diff_pixels, self.min_ssim, self.min_ms_ssim, self.min_psnr, self.max_perceptual)
+        return any(gate is not None for gate in gates)
+
+
+SIZE_PATTERN = re.compile(r"^\s*(\d+)\s*[x×]\s*(\d+)\s*$", re.I)
+BYTE_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 10**6, "mb": 10**6, "mib": 1 << 20}
+BYTE_UNITS |= {"g": 10**9, "gb": 10**9, "gib": 1 << 30}
+REQUIREMENTS = ("required", "forbidden")
+
+
+def _size(name: str, value: str | Sequence[int]) -> tuple[int, int]:
+    """``"800x600"`` or ``(800, 600)`` → (width, height)."""
+    match = SIZE_PATTERN.match(value) if isinstance(value, str) else None
+    if isinstance(value, str) and not match:
+        raise SettingError(name, f"{value!r}: give WIDTHxHEIGHT, e.g. 800x600")
+    width, height = (int(v) for v in (match.groups() if match else value))
+    if width < 1 or height < 1:
+        raise SettingError(name, f"{width}x{height}: both sides must be at least 1")
+    return width, height
+
+
+def _bytes(name: str, value: int | str) -> int:
+    """``5000000``, ``"5MB"``, ``"4.5 MiB"``, ``"500k"`` → bytes (k, MB, GB: powers of 1000; KiB, MiB, GiB: of 1024)."""
+    match = re.match(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", str(value), re.I)
+    if not match or match.group(2).lower() not in BYTE_UNITS:
+        raise SettingError(name, f"{value!r}: give a size such as 5MB, 500KiB or 200000")
+    return int(float(match.group(1)) * BYTE_UNITS[match.group(2).lower()])
+
+
+def _pair_of_shares(name: str, value: float | str | Sequence[float]) -> tuple[float, float]:
+    """``0.05`` → (0.05, 0.05); ``"0.01,0.2"`` or ``(0.01, 0.2)`` → (0.01, 0.2): the highlights', then the shadows'."""
+    parts = str(value).split(",") if isinstance(value, str | int | float) else list(value)
+    try:
+        shares = [float(part) for part in parts]
+    except ValueError:
+        raise SettingError(name, f"{value!r}: give a share (0.05) or two, highlights and shadows (0.01,0.2)") from None
+    if len(shares) not in (1, 2):
+        raise SettingError(name, f"{value!r}: give one share or two (highlights, shadows)")
+    for share in shares:
+        _within(name, share, 0, 1)
+    return shares[0], shares[-1]
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    """The gates of ``optik check``; each None (or empty) is not checked.
+
+    Size: ``min_size`` / ``max_size`` (width, height or ``"800x600"``: both sides at least / at most),
+    ``max_aspect`` (long side over short side), ``max_bytes`` (file size: bytes or ``"5MB"``). Quality:
+    ``min_sharpness`` (variance of the Laplacian at a 256-px shorter side), ``max_clipped`` (the share of
+    blown-out highlights, and of crushed shadows: one share for both, or two such as ``"0.015,0.2"``),
+    ``min_luminance`` / ``max_luminance`` (mean, 0-1), ``max_noise`` (σ in 8-bit luma levels),
+    ``max_color_cast`` (ΔE of the mean colour from gray). File: ``formats`` and ``color_spaces`` (allowed
+    names), ``icc`` and ``alpha`` (``"required"`` or ``"forbidden"``), ``upright`` (no EXIF rotation or flip).
+    Within the batch: ``hash_distance`` (fail when an earlier image's perceptual hash is at most this many of
+    64 bits away) and ``max_similarity`` (fail when an earlier image's embedding is more alike, cosine; this
+    loads the embedded MobileNetV2)."""
+
+    min_size: tuple[int, int] | str | None = None
+    max_size: tuple[int, int] | str | None = None
+    max_aspect: float | None = None
+    max_bytes: int | str | None = None
+    min_sharpness: float | None = None
+    max_clipped: float | tuple[float, float] | str | None = None
+    min_luminance: float | None = None
+    max_luminance: float | None = None
+    max_noise: float | None = None
+    max_color_cast: float | None = None
+    formats: tuple[str, ...] | str = ()
+    color_spaces: tuple[str, ...] | str = ()
+    icc: str | None = None
+    alpha: str | None = None
+    upright: bool = False
+    hash_distance: int | None = None
+    max_similarity: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("min_size", "max_size"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, _size(name, getattr(self, name)))
+        if self.max_bytes is not None:
+            object.__setattr__(self, "max_bytes", _bytes("max_bytes", self.max_bytes))
+        if self.max_aspect is not None and self.max_aspect < 1:
+            raise SettingError("max_aspect", f"{self.max_aspect:g} is below 1 (the long side over the short side)")
+        if self.max_clipped is not None:
+            object.__setattr__(self, "max_clipped", _pair_of_shares("max_clipped", self.max_clipped))
+        for name in ("min_luminance", "max_luminance"):
+            if getattr(self, name) is not None:
+                _within(name, getattr(self, name), 0, 1)
+        for name in ("min_sharpness", "max_noise", "max_color_cast"):
+            if getattr(self, name) is not None and getattr(self, name) < 0:
+                raise SettingError(name, f"{getattr(self, name):g} is negative")
+        object.__setattr__(self, "formats", _names(self.formats))
+        object.__setattr__(self, "color_spaces", _names(self.color_spaces))
+        for name in ("icc", "alpha"):
+            if getattr(self, name) is not None and getattr(self, name) not in REQUIREMENTS:
+                raise SettingError(name, f"{getattr(self, name)!r}: give required or forbidden")
+        if self.hash_distance is not None:
+            _within("hash_distance", self.hash_distance, 0, 64)
+        if self.max_similarity is not None:
+            _within("max_similarity", self.max_similarity, -1, 1)
+
+    @classmethod
+    def from_profile(cls, gates: Mapping[str, Any], **overrides: Any) -> CheckSettings:
+        """The gates of a profile (keys as the fields, ``-`` or ``_``), with ``overrides`` (not None) on top."""
+        known = {name for name in cls.__dataclass_fields__}
+        values = {str(key).replace("-", "_"): value for key, value in gates.items()}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise SettingError("profile", f"unknown gate {', '.join(unknown)} (the gates: {', '.join(sorted(known))})")
+        return cls(**{**values, **{key: value for key, value in overrides.items() if value is not None}})
+
+    @property
+    def gated(self) -> bool:
+        """Whether any gate is set."""
+        return self != CheckSettings()
+
+    @property
+    def embeddings(self) -> bool:
+        """Whether the gates need the backbone's embeddings."""
+        return self.max_similarity is not None
+
+
+# --- train, anomaly -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How ``optik train`` learns a classifier on an embedded ``backbone``: ``val`` is the share of each class held
+    out for validation (when no validation set is given); ``views`` the augmented views of each training image (1:
+    none; then the mirror image and random crops with colour jitter); ``flip`` allows mirror images among them;
+    ``unfreeze`` trains the backbone's last stages too (0: only a new linear head); at most ``epochs``, stopping
+    after ``patience`` epochs without a better validation loss; AdamW's ``learning_rate`` and ``weight_decay``;
+    ``seed`` makes a run repeatable."""
+
+    backbone: str = "mobilenet_v2"
+    val: float = 0.2
+    views: int = 4
+    flip: bool = True
+    unfreeze: int = 0
+    epochs: int = 100
+    patience: int = 10
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        from optik.registry.trained import BACKBONES
+
+        if self.backbone not in BACKBONES:
+            raise SettingError("backbone", f"{self.backbone}: optik trains on {', '.join(BACKBONES)}")
+        _within("val", self.val, 0.01, 0.5)
+        _within("views", self.views, 1, 16)
+        _within("learning_rate", self.learning_rate, 1e-6, 1)
+        _within("weight_decay", self.weight_decay, 0, 1)
+        for name in ("unfreeze", "epochs", "patience"):
+            if getattr(self, name) < (0 if name == "unfreeze" else 1):
+                raise SettingError(name, f"{getattr(self, name)} is below {0 if name == 'unfreeze' else 1}")
+
+    def check(self, spec: ModelSpec) -> None:
+        """Nothing here depends on the row (``unfreeze`` is checked against the loaded network's stages)."""
+
+
+@dataclass(frozen=True)
+class AnomalyFitSettings:
+    """How ``optik anomaly fit`` learns what normal looks like: ``backbone`` (an embedded one) sees each image
+    stretched to ``size``×``size``; ``holdout`` is the share of the normal images kept apart to calibrate the
+    threshold, which lets a share ``fpr`` of normal images score above it; ``coreset`` the share of the patch
+    features kept in the memory bank; ``seed`` makes a fit repeatable."""
+
+    backbone: str = "mobilenet_v2"
+    size: int = 224
+    holdout: float = 0.2
+    fpr: float = 0.01
+    coreset: float = 0.1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        from optik.registry.trained import BACKBONES
+
+        if self.backbone not in BACKBONES:
+            raise SettingError("backbone", f"{self.backbone}: optik fits on {', '.join(BACKBONES)}")
+        if self.size % 32 or not 64 <= self.size <= 1024:
+            raise SettingError("size", f"{self.size} is not a multiple of 32 within [64, 1024]")
+        _within("holdout", self.holdout, 0.05, 0.5)
+        _within("fpr", self.fpr, 0.0001, 0.5)
+        _within("coreset", self.coreset, 0.001, 1)
+
+    def check(self, spec: ModelSpec) -> None:
+        """Nothing here depends on the row."""
+
+
+@dataclass(frozen=True)
+class AnomalySettings:
+    """``max_score``: an image scoring above it is anomalous (None: the threshold calibrated with the model)."""
+
+    max_score: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_score is not None and not self.max_score > 0:
+            raise SettingError("max_score", f"{self.max_score:g} is not above 0")
+
+    def check(self, spec: ModelSpec) -> None:
+        """Nothing here depends on the model."""

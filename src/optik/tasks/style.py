@@ -19,6 +19,7 @@ import torch
 
 from optik.errors import InputError, SettingError
 from optik.io.inputs import read_regular_file
+from optik.io.records import text_line
 from optik.nets.stylenet_tiled import multistyle_tiled, transformer_tiled
 from optik.preprocess.decode import Image, decode
 from optik.preprocess.transforms import InputSpec, prepare, resize
@@ -175,15 +176,15 @@ class StyleResult(ImageResult):
         return record
 
     def to_text(self) -> str:
-        where = f" -> {self.output}" if self.output else ""
         tiles = f", {self.tiles} tiles" if self.tiles > 1 else ""
         extras = (f", strength {self.strength:g}" if self.strength < 1 else "") + (
             ", colours kept" if self.preserve_color else ""
         )
-        return (
-            f"{self.path}{where}\t{self.style.label()} ({self.width}×{self.height}, processed at "
+        summary = (
+            f"{self.style.label()} ({self.width}×{self.height}, processed at "
             f"{self.processing[0]}×{self.processing[1]}{tiles}{extras})"
         )
+        return text_line(self.path, self.output, summary)
 
     def csv_rows(self) -> list[dict[str, Any]]:
         return [
@@ -214,7 +215,7 @@ class Stylizer(Family):
     """The style task for one model and one style: the row's input spec gives the processing size (``size``
     overrides it); subclasses provide ``forward``."""
 
-    MIN_SIDE = 16
+    csv_fields = CSV_FIELDS
 
     def __init__(self, model: LoadedModel, settings: StyleSettings):
         super().__init__(model, settings)
@@ -224,10 +225,7 @@ class Stylizer(Family):
         self.spec: InputSpec = replace(spec, size=(size, size), resize="fit") if size is not None else spec
 
     def prepare(self, image: Image) -> Prepared:
-        if min(image.width, image.height) < self.MIN_SIDE:
-            size = f"{image.width}×{image.height}"
-            raise InputError(f"{image.name}: {size} is too small to stylise (a side under {self.MIN_SIDE} px)")
-        rgb = flatten(image)
+        rgb = flatten(image)  # the spec's min_side enlarges a thin image (a side under 16 px) for the network
         array, _ = prepare(rgb, self.spec)
         return Prepared(image, array, context=rgb, key=array.shape)
 
@@ -391,7 +389,7 @@ class GalleryResult(ImageResult):
         return record
 
     def to_text(self) -> str:
-        return f"{self.path} -> {self.output or ''}\tthe photo, {len(self.tiles) - 1} styles and filters"
+        return text_line(self.path, self.output, f"the photo, {len(self.tiles) - 1} styles and filters")
 
     def csv_rows(self) -> list[dict[str, Any]]:
         return [{"path": self.path, "model": self.model, "output": self.output or ""}]
@@ -399,6 +397,8 @@ class GalleryResult(ImageResult):
 
 class StyleGallery(LearnedStyles):
     """The contact sheet task: one thumbnail (long side ``size``, default 256) per learned style and filter."""
+
+    csv_fields = ("path", "model", "output")
 
     def __init__(self, model: LoadedModel, size: int | None = None):
         super().__init__(model, StyleSettings(0, size=size or 256, tile=0))

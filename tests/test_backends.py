@@ -1,0 +1,212 @@
+"""Inference backends: ONNX Runtime on optik's own exports, NNPACK convolutions and frozen TorchScript give the
+eager outputs through the real families; the export cache, its key, the fall-back; bench/gpu.py on a CPU."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from optik import api
+from optik.errors import SettingError
+from optik.registry import get_spec
+from optik.registry import onnxruntime_backend as ort_backend
+from optik.registry.backends import EAGER, FROZEN, NNPACK, ONNXRUNTIME, NnpackConv2d, RoutedModule, resolve
+from optik.registry.loading import load
+from optik.tasks import create_task
+from optik.tasks.settings import ClassifySettings, DetectSettings, EnhanceSettings, SegmentSettings, StyleSettings
+from tests.helpers import psnr
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
+
+
+def results(task: str, settings, model: str, backend: str, images: list[np.ndarray]) -> list:
+    return api.run(create_task(task, settings, load(get_spec(model), "cpu", backend=backend)), images)
+
+
+@pytest.mark.parametrize("model", ["mobilenet_v2", "efficientnet_lite0"])
+def test_onnxruntime_classifies_as_eager(model, sample):
+    images = [sample(name) for name in PHOTOS]
+    eager, ours = (results("classify", ClassifySettings(top_k=5), model, b, images) for b in (EAGER, ONNXRUNTIME))
+    for a, b in zip(eager, ours, strict=True):
+        assert [p.index for p in a.predictions[:3]] == [p.index for p in b.predictions[:3]]
+        assert max(abs(p.score - q.score) for p, q in zip(a.predictions, b.predictions, strict=True)) < 1e-4
+
+
+@pytest.mark.parametrize("model", ["nanodet", pytest.param("centernet", marks=pytest.mark.pulled)])
+def test_onnxruntime_detects_as_eager(model, sample):
+    images = [sample(name) for name in ("astronaut", "motorcycle", "coffee")]
+    eager, ours = (results("detect", DetectSettings(), model, backend, images) for backend in (EAGER, ONNXRUNTIME))
+    assert sum(len(r.detections) for r in eager) >= 3
+    for a, b in zip(eager, ours, strict=True):
+        assert [d.label for d in a.detections] == [d.label for d in b.detections]
+        for d, e in zip(a.detections, b.detections, strict=True):
+            assert abs(d.score - e.score) < 1e-3
+            assert np.abs(np.subtract(d.box, e.box)).max() < 0.5
+
+
+@pytest.mark.parametrize("model", ["selfie", pytest.param("meet", marks=pytest.mark.pulled)])
+def test_onnxruntime_segments_as_eager(model, sample):
+    images = [sample("astronaut"), sample("coffee")]
+    eager, ours = (results("segment", SegmentSettings(), model, backend, images) for backend in (EAGER, ONNXRUNTIME))
+    for a, b in zip(eager, ours, strict=True):
+        assert np.abs(a.mask.astype(int) - b.mask).max() <= 1
+        assert abs(a.foreground - b.foreground) < 1e-3
+
+
+def test_onnxruntime_enhances_tiles_of_every_size_as_eager(sample):
+    """One dynamic-shape export serves tiles of different sizes (the edges' regions are smaller)."""
+    image = sample("coffee")[100:190, 200:310]
+    settings = EnhanceSettings(scale=None, tile=40, tile_pad=8)
+    eager, ours = (
+        results("enhance", settings, "realesr-animevideov3", backend, [image])[0] for backend in (EAGER, ONNXRUNTIME)
+    )
+    assert ours.image.shape == eager.image.shape == (360, 440, 3)
+    assert psnr(ours.image, eager.image) > 50
+
+
+@pytest.mark.parametrize("model", ["realesr-animevideov3", "realesrgan-x4plus-anime"])
+def test_nnpack_enhances_as_eager(model, sample):
+    image = sample("chelsea")[100:164, 200:264]
+    eager, ours = (results("enhance", EnhanceSettings(), model, backend, [image])[0] for backend in (EAGER, NNPACK))
+    assert psnr(ours.image, eager.image) > 50
+
+
+def test_nnpack_rewrites_the_module_in_place_for_families_that_call_it(sample):
+    loaded = load(get_spec("multistyle26"), "cpu", backend=NNPACK)
+    convs = [m for m in loaded.module.modules() if isinstance(m, nn.Conv2d)]
+    assert sum(isinstance(m, NnpackConv2d) for m in convs) == 16  # the stride-1 ones; the two stride-2 stay
+    assert (
+        loaded.module.state_dict().keys()
+        == load(get_spec("multistyle26"), "cpu", backend=EAGER).module.state_dict().keys()
+    )
+    image = sample("astronaut")[::2, ::2]
+    eager, ours = (results("style", StyleSettings(19), "multistyle26", b, [image])[0] for b in (EAGER, NNPACK))
+    assert psnr(ours.image, eager.image) > 50
+    assert loaded.provenance()["backend"] == NNPACK
+
+
+def test_onnxruntime_reaches_the_parts_families_call(sample):
+    """Style with a style image calls the transformer itself, MTCNN its three nets: each is routed."""
+    loaded = load(get_spec("arbitrary_style"), "cpu", backend=ONNXRUNTIME)
+    assert isinstance(loaded.module.transformer, RoutedModule)
+    settings = StyleSettings(sample("chelsea"), strength=0.8, size=192)
+    eager, ours = (
+        results("style", settings, "arbitrary_style", b, [sample("coffee")])[0] for b in (EAGER, ONNXRUNTIME)
+    )
+    assert psnr(ours.image, eager.image) > 45
+    faces = [results("detect", DetectSettings(), "mtcnn", b, [sample("astronaut")])[0] for b in (EAGER, ONNXRUNTIME)]
+    assert len(faces[0].detections) == len(faces[1].detections) == 1
+    assert np.abs(np.subtract(faces[0].detections[0].box, faces[1].detections[0].box)).max() < 0.5
+    assert loaded.backend == load(get_spec("mtcnn"), "cpu", backend=ONNXRUNTIME).backend == ONNXRUNTIME
+
+
+def test_frozen_traces_each_shape_and_matches_eager(sample):
+    from optik.preprocess.transforms import prepare, to_batch
+
+    spec = get_spec("mobilenet_v2")
+    batch = to_batch([prepare(sample(name), spec.input_spec())[0] for name in PHOTOS], spec.input_spec())
+    eager, frozen = (load(spec, "cpu", backend=backend) for backend in (EAGER, FROZEN))
+    for inputs in (batch, batch[:3]):
+        assert (frozen(inputs) - eager(inputs)).abs().max() < 1e-4
+    assert len(frozen.runner.traced) == 2
+
+
+def test_auto_is_the_measured_choice_where_it_applies():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert resolve("auto", "mobilenet_v2", cpu, torch.float32) == ONNXRUNTIME
+    assert resolve("torch", "mobilenet_v2", cpu, torch.float32) == EAGER
+    assert resolve("torch", "multistyle26", cpu, torch.float32) == NNPACK
+    assert resolve("auto", "mobilenet_v2", cuda, torch.float16) == EAGER  # nothing measured there yet
+    assert resolve("auto", "realesrgan-x4plus", cpu, torch.float32) == NNPACK
+    assert resolve("auto", "not-measured", cpu, torch.float32) == EAGER
+    with pytest.raises(SettingError, match="CPU"):
+        resolve("onnxruntime", "mobilenet_v2", cuda, torch.float32)
+    with pytest.raises(SettingError, match="not a backend"):
+        resolve("tensorrt", "mobilenet_v2", cpu, torch.float32)
+
+
+def test_records_name_the_backend():
+    loaded = load(get_spec("mobilenet_v2"), "cpu")
+    assert loaded.provenance()["backend"] == ONNXRUNTIME == loaded.backend
+    assert load(get_spec("haar-face"), "cpu").provenance()["backend"] == "opencv"
+
+
+class BakedBatch(nn.Module):
+    """A module whose export bakes in its batch size (``int()`` of a traced size): dynamic shapes do not hold."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        y = self.conv(x)
+        return y, y.reshape(int(y.shape[0]), -1).mean(1)
+
+
+def test_exports_are_checked_cached_and_keyed(isolated_home, monkeypatch):
+    module = BakedBatch().eval()
+    eager = ort_backend.OnnxRuntimeRunner(module, "baked", "0" * 64, lambda *x: module(*x))
+    x = torch.rand(2, 3, 40, 48)
+    image, means = eager(x)
+    reference = module(x)
+    assert torch.allclose(image, reference[0], atol=1e-5) and torch.allclose(means, reference[1], atol=1e-5)
+    files = sorted(p.suffix for p in (isolated_home / "onnx" / "baked").iterdir())
+    assert files == [".failed", ".failed", ".json", ".onnx"]  # dynamic and batch shapes failed; static for (2, …)
+    assert eager.name == "onnxruntime"
+
+    def no_export(*args):
+        raise AssertionError("exported again")
+
+    monkeypatch.setattr(ort_backend, "export", no_export)
+    cached = ort_backend.OnnxRuntimeRunner(module, "baked", "0" * 64, lambda *x: module(*x))
+    assert torch.allclose(cached(x)[1], reference[1], atol=1e-5)
+    assert ort_backend.cache_key("baked", "1" * 64, (x,), "static") != ort_backend.cache_key(
+        "baked", "0" * 64, (x,), "static"
+    )
+    monkeypatch.setattr(ort_backend.torch, "__version__", "0.0")
+    assert ort_backend.cache_key("baked", "0" * 64, (x,), "static") != ort_backend.cache_key(
+        "baked", "0" * 64, (x,), "dynamic"
+    )
+
+
+def test_a_mismatching_export_falls_back_to_eager_with_one_warning(isolated_home, monkeypatch, caplog):
+    monkeypatch.setattr(ort_backend, "RELATIVE_TOLERANCE", -1.0)  # nothing matches
+    monkeypatch.setattr(ort_backend, "_EXPORTED", {})  # nor this process's earlier exports
+    loaded = load(get_spec("selfie"), "cpu", backend=ONNXRUNTIME)
+    x = torch.rand(1, 3, 256, 256)
+    with caplog.at_level(logging.WARNING, logger="optik"):
+        first, second = loaded(x), loaded(x)
+    warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "onnxruntime export cannot be used" in warnings[0]
+    assert loaded.backend == EAGER and loaded.provenance()["backend"] == EAGER
+    assert torch.equal(first, second) and torch.equal(first, loaded.module(x))
+
+
+@pytest.mark.parametrize(
+    "device",
+    [
+        "cpu",
+        pytest.param(
+            "cuda",
+            marks=[pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")],
+        ),
+    ],
+)
+def test_gpu_bench_runs(device):
+    """bench/gpu.py must not rot while no GPU is around: its quick run measures every kind of row."""
+    run = subprocess.run(
+        [sys.executable, str(BENCH / "gpu.py"), "--device", device, "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "| realesr-animevideov3 |" in run.stdout and "decode_jpeg" in run.stdout
