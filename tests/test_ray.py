@@ -18,7 +18,15 @@ import pytest
 
 from optik.io.inputs import discover
 from optik.io.outputs import OutputPlan, OutputStage
-from optik.tasks.settings import ClassifySettings, DetectSettings, EnhanceSettings, SegmentSettings, StyleSettings
+from optik.tasks.settings import (
+    ClassifySettings,
+    DetectSettings,
+    EmbedSettings,
+    EnhanceSettings,
+    OcrSettings,
+    SegmentSettings,
+    StyleSettings,
+)
 from tests.conftest import EXAMPLES
 from tests.helpers import jsonl
 from tests.helpers import optik as run_optik
@@ -40,6 +48,8 @@ TASKS: dict[str, tuple[Any, str | None, list[str], str | None, bool]] = {
         True,
     ),
     "style": (StyleSettings("blue-swirls"), "multistyle26", ["--style", "blue-swirls"], None, True),
+    "ocr": (OcrSettings(min_score=0.3), None, ["--min-score", "0.3"], None, True),
+    "embed": (EmbedSettings(), None, [], None, False),
 }
 PNG_END = b"IEND\xaeB`\x82"
 
