@@ -969,8 +969,9 @@ MODELS: tuple[ModelSpec, ...] = (
             "character error rate (60 generated images: 10 fonts, 12-44 px, turned up to 10°, noise, JPEG)": (
                 "1.65 % (onnxruntime on the original files through the same pipeline: 1.68 %; same text on 59/60)"
             ),
-            "speed (1 CPU thread, busy 2-core box; bench/ocr.py)": (
-                "1-2 MP pages in 3.9-12 s, 1.42-1.64x onnxruntime (detector 1.9x, recogniser 1.3x)"
+            "speed (1 CPU thread, 2-core box at load 1.1; bench/ocr.py)": (
+                "1-2 MP pages in 1.2-4.3 s, 1.05-1.08x onnxruntime on the original files with the auto backend "
+                "(ONNX Runtime on optik's export: detector 1.10x, recogniser 1.06x; PyTorch eager was 1.42-1.64x)"
             ),
         },
         notes=(
