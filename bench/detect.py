@@ -52,47 +52,48 @@ def make_images(folder: Path, count: int) -> list[Path]:
 def bare(model: str, paths: list[Path], batch_size: int) -> float:
     """Seconds for the network alone on already prepared inputs."""
     from optik.io.inputs import discover
-    from optik.preprocess.decode import decode
-    from optik.tasks.detect import load_detector
+    from optik.preprocess.decode import DEFAULT_MAX_PIXELS
+    from optik.tasks import create_task
+    from optik.tasks.settings import DetectSettings
 
-    detector = load_detector(model, device="cpu")
-    prepared = [detector.prepare(decode(item.read(), item.source)) for item in discover([str(p) for p in paths])]
-    arrays = [p.array for p in prepared]
-    if model == "mtcnn":
-        detector.model.module(arrays[0])  # warm-up
+    detector = create_task("detect", DetectSettings(), model, "cpu")
+    items = discover([str(p) for p in paths])
+    arrays = [detector.prepare(item.load(DEFAULT_MAX_PIXELS, None)).array for item in items]
+    if model == "mtcnn":  # the P/R/O-Net cascade is its forward pass, one image at a time
+        detector.forward(arrays[:1])  # warm-up
         start = time.perf_counter()
         for array in arrays:
-            detector.model.module(array)
+            detector.forward([array])
         return time.perf_counter() - start
     from optik.preprocess.transforms import to_batch
 
+    loaded = detector.model
     batches = [
-        to_batch(arrays[i : i + batch_size], detector.spec, detector.model.device, detector.model.dtype)
+        to_batch(arrays[i : i + batch_size], detector.spec, loaded.device, loaded.dtype)
         for i in range(0, len(arrays), batch_size)
     ]
-    detector.model(batches[0])  # warm-up
+    loaded(batches[0])  # warm-up
     start = time.perf_counter()
     for batch in batches:
-        detector.model(batch)
+        loaded(batch)
     return time.perf_counter() - start
 
 
 def end_to_end(model: str, paths: list[Path], batch_size: int, annotate: bool) -> float:
-    """Seconds for optik's pipeline over the files, optionally writing annotated images."""
+    """Seconds for optik's pipeline over the files, optionally writing annotated images (the output stage)."""
     from optik import pipeline
     from optik.io.inputs import discover
-    from optik.io.outputs import OutputPlan
-    from optik.tasks.detect import ImageWriter, load_detector
+    from optik.io.outputs import OutputPlan, OutputStage
+    from optik.tasks import create_task
+    from optik.tasks.settings import DetectSettings
 
     items = discover([str(p) for p in paths])
+    detector = create_task("detect", DetectSettings(), model, "cpu")
     with tempfile.TemporaryDirectory() as out:
-        writer = ImageWriter(OutputPlan(out, many=True)) if annotate else None
-        detector = load_detector(model, device="cpu", writer=writer)
-        list(pipeline.run(detector, items[:batch_size], batch_size))  # warm-up (writes a few files)
-        if writer is not None:
-            writer.output = OutputPlan(out, many=True, overwrite=True)
+        stage = OutputStage(OutputPlan(f"{out}/", many=True, overwrite=True)) if annotate else None
+        list(pipeline.run(detector, items[:batch_size], batch_size, deliver=stage))  # warm-up (writes a few)
         start = time.perf_counter()
-        outcomes = list(pipeline.run(detector, items, batch_size, workers=2))
+        outcomes = list(pipeline.run(detector, items, batch_size, workers=2, deliver=stage))
         elapsed = time.perf_counter() - start
     assert all(o.error is None for o in outcomes), [o.error for o in outcomes if o.error]
     return elapsed

@@ -258,6 +258,35 @@ def test_a_worker_killed_mid_run_still_processes_every_input_exactly_once(local_
         assert cv2.imread(str(path)).shape[:2] == (2 * height, 2 * width)
 
 
+def test_faces_with_a_gallery_and_anomaly_with_a_fitted_model_give_the_local_records(local_ray, photos, tmp_path):
+    """The later per-image tasks whose settings carry more than numbers: a face gallery travels to the
+    actors with the settings, a fitted anomaly model is a directory that every worker reads."""
+    import torch
+
+    import optik
+    from optik.tasks.settings import AnomalySettings, FacesSettings
+
+    paths = [str(EXAMPLES / "astronaut.png"), str(photos / "coffee.png"), str(photos / "chelsea.png")]
+    people = optik.enroll({"astronaut": [EXAMPLES / "astronaut.png"]})
+    fitted = optik.fit_anomaly([photos / name for name in ("coffee.png", "chelsea.png", "astronaut.png")] * 3)
+    model_dir = str(fitted.save(tmp_path / "anomaly"))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the actors of 0.5 CPU run: the same float sums to the last digit
+    try:
+        local_faces, local_anomaly = optik.faces(paths, db=people), optik.anomaly(paths, model_dir)
+    finally:
+        torch.set_num_threads(threads)
+    assert [face.name for face in local_faces[0].faces] == ["astronaut"]
+    runs = {
+        "faces": (FacesSettings(gallery=people), people.model, local_faces),
+        "anomaly": (AnomalySettings(), model_dir, local_anomaly),
+    }
+    for task, (settings, model, local) in runs.items():
+        rows = optik_ray.run(task, settings, discover(paths), model=model, num_cpus=0.5)
+        expected = {result.record["path"]: comparable(result.record) for result in local}
+        assert {row.path: comparable(row.record) for row in rows} == expected, task
+
+
 def test_datasets_from_read_binary_files_and_read_images_become_records(local_ray, photos):
     settings = ClassifySettings(top_k=3)
     local = run_optik("classify", str(photos), "--top-k", "3", "--format", "jsonl", "--threads", "1")
