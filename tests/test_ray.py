@@ -17,7 +17,9 @@ import cv2
 import pytest
 
 from optik.io.inputs import discover
+from optik.io.labels import YoloLabels
 from optik.io.outputs import OutputPlan, OutputStage
+from optik.registry import get_spec
 from optik.tasks.settings import (
     ClassifySettings,
     DetectSettings,
@@ -287,6 +289,36 @@ def test_faces_with_a_gallery_and_anomaly_with_a_fitted_model_give_the_local_rec
         assert {row.path: comparable(row.record) for row in rows} == expected, task
 
 
+def test_detection_crops_and_labels_on_ray_are_the_local_engines_files(local_ray, photos, tmp_path):
+    """``--crops`` (a file:// URI) and YOLO labels (a local directory) from Ray: the local engine's files byte
+    for byte, the records naming each crop where it went; run again without ``--overwrite``, every image is
+    refused because its crops exist."""
+    detect = ["detect", str(photos), "--conf", "0.2", "--threads", "1", "--format", "jsonl"]
+    local = run_optik(*detect, "--crops", f"{tmp_path}/local/crops", "--labels-out", f"{tmp_path}/local/yolo")
+    items = discover([str(photos)])
+    crops = OutputPlan.create(f"{tmp_path.as_uri()}/ray/crops/", items)
+    labels = YoloLabels(f"{tmp_path}/ray/yolo", items, get_spec("nanodet", "detect").categories())
+    settings = DetectSettings(conf=0.2)
+
+    def on_ray() -> dict[str, dict]:
+        rows = optik_ray.run(
+            "detect", settings, items, model="nanodet", stage=OutputStage(None, crops=crops, labels=labels)
+        )
+        return {row.path: row.record for row in rows}
+
+    records = on_ray()
+    crop_root = f"{tmp_path.as_uri()}/ray/crops/"
+    assert image_files(tmp_path / "ray") == image_files(tmp_path / "local")
+    assert len([name for name in image_files(tmp_path / "local") if name.startswith("crops/")]) >= 3
+    for record in jsonl(local.stdout):
+        theirs = json.loads(
+            json.dumps(comparable(records[record["path"]])).replace(crop_root, f"{tmp_path}/local/crops/")
+        )
+        assert theirs == comparable(record)
+    again = on_ray()
+    assert all("exists (use --overwrite" in again[path]["error"] for path in records if "broken" not in path), again
+
+
 def test_datasets_from_read_binary_files_and_read_images_become_records(local_ray, photos):
     settings = ClassifySettings(top_k=3)
     local = run_optik("classify", str(photos), "--top-k", "3", "--format", "jsonl", "--threads", "1")
@@ -308,11 +340,14 @@ def test_datasets_from_read_binary_files_and_read_images_become_records(local_ra
 
 def test_engine_ray_on_the_command_line_gives_the_local_records_summary_and_exit_code(local_ray, photos, tmp_path):
     """``--engine ray``: the records on stdout (any order), the failures and failed checks on stderr, the
-    local summary line and exit code; images to a file:// URI, the records to ``--records`` parts."""
-    flags = ["--top-k", "3", "--expect", "cat", "--format", "jsonl", "--threads", "1"]
-    local = run_optik("classify", str(photos), *flags)
-    on_ray = run_optik("classify", str(photos), *flags, "--engine", "ray")
+    local summary line and exit code, a COCO document gathered from the records; images to a file:// URI,
+    the records to ``--records`` parts."""
+    flags = ["--conf", "0.3", "--expect", "cat", "--format", "jsonl", "--threads", "1"]
+    local = run_optik("detect", str(photos), *flags, "--labels-out", f"{tmp_path}/local.json")
+    on_ray = run_optik("detect", str(photos), *flags, "--labels-out", f"{tmp_path}/ray.json", "--engine", "ray")
     assert (on_ray.returncode, local.returncode) == (3, 3), on_ray.stderr  # the broken input beats the checks
+    assert (tmp_path / "ray.json").read_text() == (tmp_path / "local.json").read_text()
+    assert json.loads((tmp_path / "ray.json").read_text())["annotations"]
     assert sorted(map(comparable, jsonl(on_ray.stdout)), key=str) == sorted(
         map(comparable, jsonl(local.stdout)), key=str
     )
@@ -339,10 +374,14 @@ def test_engine_ray_on_the_command_line_gives_the_local_records_summary_and_exit
         (["{photos}", "--records", "parts/"], "belong to --engine ray"),
         (["{photos}", "--engine", "ray", "--format", "parquet"], "--format parquet writes parts below --records"),
         (["{photos}", "--engine", "ray", "--records", "parts/", "--format", "csv"], "jsonl or parquet parts"),
+        (["{photos}", "--crops", "s3://bucket/crops/"], "URIs are written by --engine ray"),
+        (["{photos}", "--labels-out", "gs://bucket/labels.json", "--engine", "ray"], "COCO document is written here"),
+        (["{photos}", "--labels-out", "l.json", "--engine", "ray", "--records", "r/"], "leave out --records"),
     ],
 )
 def test_engine_options_that_cannot_work_are_usage_errors(photos, arguments, message):
-    result = run_optik("classify", *(argument.format(photos=photos) for argument in arguments))
+    command = "detect" if any(flag in arguments for flag in ("--crops", "--labels-out")) else "classify"
+    result = run_optik(command, *(argument.format(photos=photos) for argument in arguments))
     assert result.returncode == 2 and message in result.stderr, result.stderr
 
 

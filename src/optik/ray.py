@@ -2,17 +2,18 @@
 
 The stages are the local engine's. Each actor of a ``map_batches`` pool binds its model once with
 :func:`optik.tasks.create_task` and runs every batch it is given through :func:`optik.pipeline.run`, so
-decoding, prepare / forward / finish, skips, refusals and the :class:`~optik.io.outputs.OutputStage` are
-the same code; Ray only moves rows between machines, restarts dead actors and retries their batches.
+decoding, prepare / forward / finish, skips and refusals are the same code, and outputs are rendered and
+named by the same functions as the local :class:`~optik.io.outputs.OutputStage`; Ray only moves rows
+between machines, restarts dead actors and retries their batches.
 
-Images go to a local directory (written in place by the OutputStage, as locally) or to any pyarrow
-filesystem URI (``s3://``, ``gs://``, ``file://``): there the OutputStage writes into a scratch directory
-on the worker and the file is then published under the same name — through a hidden temporary file and a
-rename where the filesystem renames atomically (local disks), else as one object upload (object stores
-show an object only once its upload is complete). Outputs that existed before the run are listed once,
-on the driver, and decide ``--skip-existing`` and the refusal without ``--overwrite``; an output that
-appears during the run is this run's own (a batch retried after its actor died) and is replaced, so every
-input is processed exactly once whatever Ray retries.
+Images, detection crops and YOLO label files go where the local engine puts them, under the same names:
+below a local directory or any pyarrow filesystem URI (``s3://``, ``gs://``, ``file://``), each written
+whole or not at all — a hidden temporary file renamed into place where the filesystem renames atomically
+(local disks), else one object upload (object stores show an object only once its upload is complete).
+Outputs that existed before the run are listed once, on the driver, and decide ``--skip-existing`` and the
+refusal without ``--overwrite``; an output that appears during the run is this run's own (a batch retried
+after its actor died) and is replaced, so every input is processed exactly once whatever Ray retries. A
+COCO document, one file for the whole run, is gathered from the records by the driver.
 
 Importing optik never imports this module, nor ray.
 """
@@ -22,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -39,10 +39,11 @@ from ray.data.datasource import BlockBasedFileDatasink
 from optik import pipeline
 from optik.errors import InputError, UsageError
 from optik.io.inputs import DEFAULT_MAX_FILE_SIZE, URI_SCHEME, InputItem, is_image_name, is_uri, size_text
+from optik.io.labels import CLASSES_FILE, CocoLabels, yolo_text
 from optik.io.memory import MemoryItem
-from optik.io.outputs import OutputPlan, OutputStage, check_writable, write_atomic
+from optik.io.outputs import OutputPlan, OutputStage, check_writable, crop_path, image_path, write_atomic
 from optik.io.records import SCHEMA_VERSION, result_record, text_line
-from optik.preprocess.decode import DEFAULT_MAX_PIXELS, Image, decode
+from optik.preprocess.decode import DEFAULT_MAX_PIXELS, Image, decode, encode
 
 #: The columns of a record Dataset: the input, what happened to it (processed, failed or skipped), its
 #: record (JSON, exactly as ``--format jsonl`` writes it), its text line and its CSV rows (JSON).
@@ -166,26 +167,23 @@ def _batch_items(batch: dict[str, np.ndarray], root: str | None) -> list[Any]:
 # --- outputs ------------------------------------------------------------------------------------------
 
 
-class ImageOutputs:
-    """The output stage of a Ray run: the run's :class:`OutputPlan` (a local directory or file, or a
-    directory URI), how results render, and the outputs that existed when the run was set up.
+class OutputTarget:
+    """Where one kind of a Ray run's outputs goes (images, crops or label files): its :class:`OutputPlan` — a
+    local directory or file, or a directory URI — and the files that were there when the run was set up."""
 
-    Made on the driver (:meth:`prepare`), then called by the actors: :meth:`skip` and :meth:`refuse` before
-    an input is decoded, the instance itself (the pipeline's ``deliver``) with each result."""
-
-    def __init__(self, plan: OutputPlan, render: Callable[[Any], Image], existing: frozenset[str]):
-        self.plan, self.render, self.existing = plan, render, existing
+    def __init__(self, plan: OutputPlan, existing: frozenset[str] = frozenset()):
+        self.plan, self.existing = plan, existing
 
     @classmethod
-    def prepare(cls, plan: OutputPlan, render: Callable[[Any], Image]) -> ImageOutputs:
+    def prepare(cls, plan: OutputPlan) -> OutputTarget:
         """Check that the target can be written and list what is there already."""
         if plan.to_stdout:
             raise UsageError("-o - writes one image to stdout; give a directory to run on Ray")
         if is_uri(plan.target) and not plan.many:
             raise UsageError(f"-o {plan.target}: a URI output is a directory; end it with /")
-        outputs = cls(plan, render, frozenset())
-        outputs.existing = outputs._probe_and_list()
-        return outputs
+        target = cls(plan)
+        target.existing = target._probe_and_list()
+        return target
 
     @property
     def remote(self) -> bool:
@@ -202,23 +200,20 @@ class ImageOutputs:
         filesystem, path = pafs.FileSystem.from_uri(self.root)
         return filesystem, path.rstrip("/")
 
-    def _join(self, root: str, relative: PurePosixPath | Path) -> str:
+    def name_of(self, relative: PurePosixPath | Path) -> str:
+        """The name of the file at ``relative`` below :attr:`root`, as records name it."""
         if self.remote:
-            return f"{root.rstrip('/')}/{PurePosixPath(relative)}"
-        return str(Path(root) / relative)
+            return f"{self.root.rstrip('/')}/{PurePosixPath(relative)}"
+        return str(Path(self.root) / relative)
 
-    @property
-    def _relative_target(self) -> str:
-        """The plan's target relative to :attr:`root`."""
-        return "." if self.plan.many else Path(self.plan.target).name
-
-    def _relative(self, item: Any) -> Path:
+    def relative(self, item: Any) -> Path:
         """The plan's path for ``item`` relative to :attr:`root` (the same names, suffixes and collision rules)."""
-        return replace(self.plan, target=self._relative_target).path_for(item)
+        target = "." if self.plan.many else Path(self.plan.target).name
+        return replace(self.plan, target=target).path_for(item)
 
     def name(self, item: Any) -> str:
         """The plan's output for ``item``, as records name it."""
-        return self._join(self.root, self._relative(item))
+        return self.name_of(self.relative(item))
 
     def _probe_and_list(self) -> frozenset[str]:
         if not self.remote:
@@ -240,24 +235,31 @@ class ImageOutputs:
             raise UsageError(f"{self.plan.target}: cannot write there ({exc})") from None
         found = filesystem.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
         return frozenset(
-            self._join(self.root, PurePosixPath(info.path[len(base) + 1 :]))
-            for info in found
-            if info.type == pafs.FileType.File
+            self.name_of(PurePosixPath(info.path[len(base) + 1 :])) for info in found if info.type == pafs.FileType.File
         )
 
-    def skip(self, item: Any) -> bool:
-        """``--skip-existing``: the output existed before the run."""
-        return self.plan.skip_existing and self.name(item) in self.existing
+    def read(self, relative: Path) -> bytes | None:
+        """The file at ``relative`` below the root, if it was there when the run was set up."""
+        name = self.name_of(relative)
+        if name not in self.existing:
+            return None
+        if not self.remote:
+            return Path(name).read_bytes()
+        filesystem, base = self.filesystem
+        with filesystem.open_input_file(f"{base}/{PurePosixPath(relative)}") as stream:
+            return stream.read()
 
     def refuse(self, item: Any) -> None:
-        """Before ``item`` is decoded: an output that existed before the run needs ``--overwrite``; a local
-        input is never overwritten (the plan's own check)."""
-        name = self.name(item)
+        """Before ``item`` is decoded: its output existed before the run and there is no ``--overwrite``, or it
+        is the input itself."""
+        self._refuse(item, self.name(item))
+        if not self.remote and isinstance(item, InputItem):
+            self._writing_plan.refuse_early(item)
+
+    def _refuse(self, item: Any, name: str) -> None:
         if name in self.existing and not self.plan.overwrite:
             raise InputError(f"{name}: exists (use --overwrite to replace it, --skip-existing to keep it)")
-        if self._writes_in_place(item):
-            self._writing_plan.refuse_early(item)
-        elif name == item.source:
+        if name == item.source:
             raise InputError(f"{item.source}: the output {name} is the input itself; choose another -o")
 
     @property
@@ -266,32 +268,27 @@ class ImageOutputs:
         this run's own (a retried batch) and is replaced."""
         return replace(self.plan, overwrite=True, skip_existing=False)
 
-    def _writes_in_place(self, item: Any) -> bool:
-        """A local file to a local target: the OutputStage writes the target itself, exactly as locally."""
-        return not self.remote and isinstance(item, InputItem)
+    def publish(self, item: Any, relative: Path, data: bytes) -> str:
+        """Put ``item``'s output ``data`` at ``relative`` below :attr:`root` — never over an input, nor over a
+        file that existed before the run without ``--overwrite`` — and return its name."""
+        name = self.name_of(relative)
+        self._refuse(item, name)
+        if not self.remote and isinstance(item, InputItem):
+            self._writing_plan.check(item, Path(self.root) / relative)  # inside the directory, not the input
+        self.write(relative, data)
+        return name
 
-    def __call__(self, item: Any, result: Any) -> None:
-        if self._writes_in_place(item):
-            OutputStage(self._writing_plan, self.render)(item, result)
-            return
-        with tempfile.TemporaryDirectory(prefix="optik-ray-") as scratch:
-            staged = replace(self._writing_plan, target=str(Path(scratch) / self._relative_target))
-            OutputStage(staged, self.render)(item, result)
-            written = Path(result.output)
-            relative = written.relative_to(scratch)
-            result.output = self._publish(relative, written.read_bytes())
-
-    def _publish(self, relative: Path, data: bytes) -> str:
-        """Put a staged file at its place below :attr:`root`; return its name for the record."""
+    def write(self, relative: Path, data: bytes) -> None:
+        """Write ``data`` at ``relative`` below :attr:`root`, whole or not at all."""
         if not self.remote:
             write_atomic(Path(self.root) / relative, data)
-            return self._join(self.root, relative)
+            return
         filesystem, base = self.filesystem
         path = f"{base}/{PurePosixPath(relative)}"
         if filesystem.type_name == "local":  # a hidden temporary file beside it, renamed into place
-            folder, name = path.rsplit("/", 1)
+            folder, file_name = path.rsplit("/", 1)
             filesystem.create_dir(folder, recursive=True)
-            digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+            digest = hashlib.sha256(file_name.encode("utf-8", "surrogateescape")).hexdigest()[:16]
             temporary = f"{folder}/.optik-{digest}.part"  # short; a retried batch writes the same one again
             with filesystem.open_output_stream(temporary) as stream:
                 stream.write(data)
@@ -299,7 +296,69 @@ class ImageOutputs:
         else:  # an object store: the object appears only once the whole upload is done
             with filesystem.open_output_stream(path) as stream:
                 stream.write(data)
-        return self._join(self.root, relative)
+
+
+class RayOutputs:
+    """The output stage of a Ray run: what :class:`OutputStage` writes locally — the rendered images
+    (``-o``), the detections' crops (``--crops``) and YOLO label files (``--labels-out DIR``) — under the
+    same names, each below its own :class:`OutputTarget`.
+
+    Made on the driver (:meth:`prepare`), then called by the actors: :meth:`skip` and :meth:`refuse` before
+    an input is decoded, the instance itself (the pipeline's ``deliver``) with each result."""
+
+    def __init__(
+        self,
+        images: OutputTarget | None,
+        render: Callable[[Any], Image],
+        crops: OutputTarget | None = None,
+        labels: OutputTarget | None = None,
+    ):
+        self.images, self.render, self.crops, self.labels = images, render, crops, labels
+
+    @classmethod
+    def prepare(cls, stage: OutputStage) -> RayOutputs | None:
+        """The targets of ``stage``, checked and listed; None when it writes nothing. A COCO document is one
+        file for the whole run: gather it from the records (:meth:`CocoLabels.add_record`)."""
+        if isinstance(stage.labels, CocoLabels):
+            raise UsageError("a COCO document is gathered from the records on Ray; write yolo labels (a directory)")
+        targets = [OutputTarget.prepare(plan) if plan else None for plan in (stage.images, stage.crops)]
+        labels = OutputTarget.prepare(stage.labels.plan) if stage.labels is not None else None
+        if labels is not None:  # classes.txt, as YoloLabels writes it locally
+            classes, relative = stage.labels.classes_text.encode(), Path(CLASSES_FILE)
+            found = labels.read(relative)
+            if found not in (None, classes) and not labels.plan.overwrite:
+                name = labels.name_of(relative)
+                raise UsageError(f"{name}: exists with other classes (use --overwrite to replace it)")
+            if found != classes:
+                labels.write(relative, classes)
+        if targets == [None, None] and labels is None:
+            return None
+        return cls(targets[0], stage.render, targets[1], labels)
+
+    def skip(self, item: Any) -> bool:
+        """``--skip-existing``: the image output existed before the run."""
+        images = self.images
+        return images is not None and images.plan.skip_existing and images.name(item) in images.existing
+
+    def refuse(self, item: Any) -> None:
+        if self.images is not None:
+            self.images.refuse(item)
+
+    def name(self, item: Any) -> str | None:
+        """Where ``item``'s image output goes, as records name it."""
+        return self.images.name(item) if self.images is not None else None
+
+    def __call__(self, item: Any, result: Any) -> None:
+        if self.images is not None:
+            relative = image_path(self.images.relative(item))
+            result.output = self.images.publish(item, relative, encode(self.render(result), relative.suffix))
+        if self.crops is not None:
+            base = image_path(self.crops.relative(item))
+            for position, detection, crop in result.crops():
+                relative = crop_path(base, position, detection.label)
+                detection.crop = self.crops.publish(item, relative, encode(crop, relative.suffix))
+        if self.labels is not None:
+            self.labels.publish(item, self.labels.relative(item), yolo_text(result).encode())
 
 
 # --- the actors ---------------------------------------------------------------------------------------
@@ -315,7 +374,7 @@ class _Job:
     device: str
     half: bool
     weights: str | None
-    outputs: ImageOutputs | None
+    outputs: RayOutputs | None
     check: Callable[[Any], str | None] | None
     batch_size: int
     max_pixels: int
@@ -413,8 +472,8 @@ def records(
     Rows are those of ``ray.data.read_binary_files(…, include_paths=True)`` (decoded by optik, as
     locally: the same answers), ``ray.data.read_images(…, include_paths=True)`` (decoded by Ray), or
     ``path`` alone (a local file every worker sees, or a URI). ``stage``: an :class:`OutputStage` whose
-    images plan is a local directory or a directory URI (crops and labels stay local-only); each row's
-    outputs go below it at its path below ``root`` (default: the whole path), or at a ``relative`` column.
+    images, crops and YOLO labels go to local directories or directory URIs; each row's outputs go below
+    them at its path below ``root`` (default: the whole path), or at a ``relative`` column.
     ``concurrency`` actors (or a ``(min, max)`` autoscaling pool), each with ``num_cpus`` CPUs and
     ``num_gpus`` GPUs, load the model once; ``batch_size`` rows go to an actor at a time and through the
     model together (``half``: fp16 on CUDA; channels-last where the model uses it, as locally).
@@ -423,11 +482,7 @@ def records(
 
     spec = get_spec(model, task) if model else default_model(task)
     settings.check(spec)  # a usage error now, not in every actor
-    outputs = None
-    if stage is not None:
-        if stage.crops is not None or stage.labels is not None:
-            raise UsageError("crops and training labels are written by the local engine only (not on Ray yet)")
-        outputs = ImageOutputs.prepare(stage.images, stage.render) if stage.images is not None else None
+    outputs = RayOutputs.prepare(stage) if stage is not None else None
     job = _Job(
         task,
         settings,

@@ -402,8 +402,15 @@ def run_on_ray(task: Any, items: list, options: RunOptions, check: Callable | No
     """``run_job`` on Ray Data (:mod:`optik.ray`): the same records, summary and exit codes; ``task`` (loaded
     here to check the model and the settings) names the model that every actor loads."""
     import optik.ray
+    from optik.io.labels import CocoLabels
+    from optik.io.outputs import OutputStage
     from optik.io.records import RecordWriter
 
+    coco = stage.labels if stage is not None and isinstance(stage.labels, CocoLabels) else None
+    if coco is not None:  # one document for the whole run, gathered here from the records
+        if options.records:
+            raise UsageError("--labels-out FILE.json gathers the records here: leave out --records, or write yolo")
+        stage = OutputStage(stage.images, stage.render, stage.crops)
     spec = task.model.spec
     cpus, gpus = optik.ray.actor_resources(options.actors, options.threads, options.device)
     log.info("running %s on Ray: %d actor(s) of %g CPU and %g GPU", spec.name, options.actors, cpus, gpus)
@@ -436,9 +443,13 @@ def run_on_ray(task: Any, items: list, options: RunOptions, check: Callable | No
                 click.echo(f"optik: check failed: {row.path}: {row.check_failed}", err=True)
             if writer is not None:
                 writer.write(row.record, row.text, row.csv_rows)
+            if coco is not None and row.status == "processed":
+                coco.add_record(row.record)
     finally:
         if writer is not None:
             writer.close()
+    if coco is not None:
+        coco.close()
     tally.processed, tally.failed, tally.skipped = (run.counts[name] for name in ("processed", "failed", "skipped"))
     if not options.quiet:
         click.echo(f"optik: {tally.summary()}", err=True)
@@ -539,19 +550,26 @@ def output_options(what: str) -> Callable[[Callable], Callable]:
     return decorate
 
 
+def remote_target(flag: str, target: str) -> bool:
+    """Whether an output ``target`` is a URI, which Ray's workers write (optik.ray checks it); a usage error
+    without ``--engine ray``."""
+    from optik.io.inputs import is_uri
+
+    if is_uri(target) and click.get_current_context().params.get("engine") != "ray":
+        raise UsageError(f"{flag} {target}: URIs are written by --engine ray; name a local file or directory")
+    return is_uri(target)
+
+
 def image_plan(output: str, items: list, overwrite: bool, skip_existing: bool, suffix: str | None = None) -> Any:
     """The :class:`OutputPlan` for image outputs (``suffix`` forces a format in directories); a single
     ``-o FILE`` must name an image format."""
     from pathlib import Path
 
-    from optik.io.inputs import is_uri
     from optik.io.outputs import OutputPlan, check_writable
     from optik.preprocess.headers import OUTPUT_EXTENSIONS
 
     plan = OutputPlan.create(output, items, suffix, overwrite, skip_existing)
-    if is_uri(output):  # Ray's workers write there; optik.ray checks it
-        if click.get_current_context().params.get("engine") != "ray":
-            raise UsageError(f"-o {output}: URIs are written by --engine ray; name a local file or directory")
+    if remote_target("-o", output):
         return plan
     if not plan.many and not plan.to_stdout and Path(output).suffix.lower() not in OUTPUT_EXTENSIONS:
         raise UsageError(f"-o {output}: name an image file (.png, .jpg, .webp, .tif, .bmp) or a directory/")

@@ -13,6 +13,7 @@ from optik.cli.common import (
     input_arguments,
     model_option,
     output_options,
+    remote_target,
     run_job,
     run_options,
 )
@@ -33,6 +34,10 @@ def _labels_format(target: str | None, asked: str | None) -> str | None:
     if target in ("", "-"):
         raise UsageError(f"--labels-out {target!r}: name a directory (yolo) or a .json file (coco), not stdout")
     chosen = asked or ("coco" if target.lower().endswith(".json") else "yolo")
+    if remote_target("--labels-out", target):
+        if chosen == "coco":
+            raise UsageError(f"--labels-out {target}: a COCO document is written here, to a local file")
+        return chosen
     path = Path(target)
     if chosen == "yolo" and path.exists() and not path.is_dir():
         raise UsageError(f"--labels-out {target}: yolo labels go in a directory, and this is a file")
@@ -133,7 +138,10 @@ def detect(
         raise UsageError(f"--expect {','.join(outside)} is not among --classes {classes}")
     items = find_inputs(images, recursive, files_from)
     plan = image_plan(output, items, overwrite, skip_existing) if output else None
-    crop_plan = OutputPlan.create(str(Path(crops)) + os.sep, items, overwrite=overwrite) if crops else None
+    crop_plan = None
+    if crops:
+        crops = crops.rstrip("/") + "/" if remote_target("--crops", crops) else str(Path(crops)) + os.sep
+        crop_plan = OutputPlan.create(crops, items, overwrite=overwrite)
     detector = run.create_task("detect", settings, model)
     why = unknown_labels(expected, detector.labels)
     if why:

@@ -16,41 +16,52 @@ from pathlib import Path
 from typing import Any
 
 from optik.errors import UsageError
-from optik.io.inputs import InputItem
+from optik.io.inputs import InputItem, is_uri
 from optik.io.outputs import OutputPlan, check_writable, write_atomic
 
 LABEL_FORMATS = ("yolo", "coco")
+CLASSES_FILE = "classes.txt"
 
 
 class YoloLabels:
-    """One ``.txt`` per image below ``directory``, mirroring the inputs' relative paths."""
+    """One ``.txt`` per image below ``directory`` (a URI: written by a Ray run's workers), mirroring the
+    inputs' relative paths, and the class names in ``classes.txt``."""
 
     def __init__(self, directory: str, items: Sequence[InputItem], names: Sequence[str], overwrite: bool = False):
+        self.classes_text = "".join(f"{name}\n" for name in names)
+        if is_uri(directory):
+            self.plan = OutputPlan.create(directory.rstrip("/") + "/", list(items), ".txt", overwrite)
+            return
         self.plan = OutputPlan.create(str(Path(directory)) + os.sep, list(items), ".txt", overwrite)
         check_writable(Path(directory))
-        classes = Path(directory) / "classes.txt"
-        text = "".join(f"{name}\n" for name in names)
-        if classes.exists() and not overwrite and classes.read_text() != text:
+        classes = Path(directory) / CLASSES_FILE
+        if classes.exists() and not overwrite and classes.read_text() != self.classes_text:
             raise UsageError(f"{classes}: exists with other classes (use --overwrite to replace it)")
-        write_atomic(classes, text.encode())
+        write_atomic(classes, self.classes_text.encode())
 
     def add(self, item: InputItem, result: Any) -> None:
-        lines = []
-        for d in result.detections:
-            x1, y1, x2, y2 = d.box
-            cx, cy = (x1 + x2) / 2 / result.width, (y1 + y2) / 2 / result.height
-            w, h = (x2 - x1) / result.width, (y2 - y1) / result.height
-            lines.append(f"{d.index} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}\n")
         path = self.plan.path_for(item)
         self.plan.check(item, path)
-        write_atomic(path, "".join(lines).encode())
+        write_atomic(path, yolo_text(result).encode())
 
     def close(self) -> None:
         """Nothing left to write: every file went out as its image finished."""
 
 
+def yolo_text(result: Any) -> str:
+    """A detection result's YOLO label file: ``index cx cy w h`` per detection, normalised to the image."""
+    lines = []
+    for d in result.detections:
+        x1, y1, x2, y2 = d.box
+        cx, cy = (x1 + x2) / 2 / result.width, (y1 + y2) / 2 / result.height
+        w, h = (x2 - x1) / result.width, (y2 - y1) / result.height
+        lines.append(f"{d.index} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}\n")
+    return "".join(lines)
+
+
 class CocoLabels:
-    """Collects every image's detections; :meth:`close` writes the document in input order."""
+    """Collects every image's detections — from its result, or from its record (a Ray run's driver);
+    :meth:`close` writes the document in input order."""
 
     def __init__(
         self,
@@ -66,29 +77,35 @@ class CocoLabels:
         check_writable(self.path.parent)
         self.order = {item.source: index for index, item in enumerate(items)}
         self.names, self.category_ids = list(names), list(category_ids)
-        self.results: dict[int, Any] = {}
+        self.records: dict[int, dict[str, Any]] = {}
         self.lock = threading.Lock()
 
     def add(self, item: InputItem, result: Any) -> None:
+        self.add_record(result.to_record())
+
+    def add_record(self, record: dict[str, Any]) -> None:
+        """A detect record (``path``, ``width``, ``height``, ``detections``), as ``--format jsonl`` writes it."""
         with self.lock:
-            self.results[self.order[item.source]] = result
+            self.records[self.order[record["path"]]] = record
 
     def document(self) -> dict[str, Any]:
         images, annotations = [], []
-        for image_id, (_, result) in enumerate(sorted(self.results.items()), 1):
-            images.append({"id": image_id, "file_name": result.path, "width": result.width, "height": result.height})
-            for d in result.detections:
-                x1, y1, x2, y2 = d.box
+        for image_id, (_, record) in enumerate(sorted(self.records.items()), 1):
+            images.append(
+                {"id": image_id, "file_name": record["path"], "width": record["width"], "height": record["height"]}
+            )
+            for d in record["detections"]:
+                x1, y1, x2, y2 = d["box"]
                 w, h = x2 - x1, y2 - y1
                 annotations.append(
                     {
                         "id": len(annotations) + 1,
                         "image_id": image_id,
-                        "category_id": self.category_ids[d.index],
+                        "category_id": self.category_ids[d["index"]],
                         "bbox": [round(x1, 2), round(y1, 2), round(w, 2), round(h, 2)],
                         "area": round(w * h, 2),
                         "iscrowd": 0,
-                        "score": round(d.score, 6),
+                        "score": d["score"],
                     }
                 )
         categories = [{"id": i, "name": name} for i, name in zip(self.category_ids, self.names, strict=True)]

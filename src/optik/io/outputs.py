@@ -180,6 +180,11 @@ def save_image(image: Image, path: Path) -> Path:
     return path
 
 
+def crop_path(base: Path, position: int, label: str) -> Path:
+    """Where ``--crops`` puts an image's detection number ``position``: ``NAME.NN.LABEL.EXT`` beside ``base``."""
+    return base.with_name(f"{base.stem}.{position:02d}.{label.replace(' ', '-')}{base.suffix}")
+
+
 class OutputStage:
     """Writes what a run asks for beside its records, called for each result on the pipeline's worker
     threads: the rendered image (``-o FILE|DIR|-``; PNG on stdout), the detections' crops (below a
@@ -204,7 +209,7 @@ class OutputStage:
         if self.crops is not None:
             base = image_path(self.crops.path_for(item))
             for position, detection, crop in result.crops():
-                path = base.with_name(f"{base.stem}.{position:02d}.{detection.label.replace(' ', '-')}{base.suffix}")
+                path = crop_path(base, position, detection.label)
                 self.crops.check(item, path)
                 write_atomic(path, _encode(crop, path.suffix))
                 detection.crop = str(path)
