@@ -367,21 +367,45 @@ def test_engine_ray_on_the_command_line_gives_the_local_records_summary_and_exit
     assert sorted(record["path"] for record in parts) == sorted(str(path) for path in photos.iterdir())
 
 
+def test_faces_identify_on_ray_from_the_command_line_gives_the_local_records(local_ray, photos, tmp_path):
+    """A later command with ``--engine ray``: the enrolled gallery travels to the actors with the settings."""
+    enrolled = run_optik("faces", "enroll", str(EXAMPLES / "astronaut.png"), "--name", "eileen", "-o", f"{tmp_path}/db")
+    assert enrolled.returncode == 0, enrolled.stderr
+    identify = [
+        "faces",
+        "identify",
+        str(EXAMPLES / "astronaut.png"),
+        str(photos / "coffee.png"),
+        "--db",
+        f"{tmp_path}/db",
+    ]
+    flags = ["--expect-person", "eileen", "--format", "jsonl", "--threads", "1"]
+    local, on_ray = run_optik(*identify, *flags), run_optik(*identify, *flags, "--engine", "ray")
+    assert (on_ray.returncode, local.returncode) == (1, 1), on_ray.stderr  # no face in the coffee
+    assert sorted(map(comparable, jsonl(on_ray.stdout)), key=str) == sorted(
+        map(comparable, jsonl(local.stdout)), key=str
+    )
+    assert any(face["name"] == "eileen" for record in jsonl(on_ray.stdout) for face in record.get("faces", []))
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["s3://bucket/photos/"], "URIs are read by --engine ray"),
-        (["{photos}", "--records", "parts/"], "belong to --engine ray"),
-        (["{photos}", "--engine", "ray", "--format", "parquet"], "--format parquet writes parts below --records"),
-        (["{photos}", "--engine", "ray", "--records", "parts/", "--format", "csv"], "jsonl or parquet parts"),
-        (["{photos}", "--crops", "s3://bucket/crops/"], "URIs are written by --engine ray"),
-        (["{photos}", "--labels-out", "gs://bucket/labels.json", "--engine", "ray"], "COCO document is written here"),
-        (["{photos}", "--labels-out", "l.json", "--engine", "ray", "--records", "r/"], "leave out --records"),
+        (["classify", "s3://bucket/photos/"], "URIs are read by --engine ray"),
+        (["classify", "{photos}", "--records", "parts/"], "belong to --engine ray"),
+        (["classify", "{photos}", "--engine", "ray", "--format", "parquet"], "--format parquet writes parts below"),
+        (["classify", "{photos}", "--engine", "ray", "--records", "p/", "--format", "csv"], "jsonl or parquet parts"),
+        (["detect", "{photos}", "--crops", "s3://bucket/crops/"], "URIs are written by --engine ray"),
+        (
+            ["detect", "{photos}", "--labels-out", "gs://b/labels.json", "--engine", "ray"],
+            "COCO document is written here",
+        ),
+        (["detect", "{photos}", "--labels-out", "l.json", "--engine", "ray", "--records", "r/"], "leave out --records"),
+        (["embed", "{photos}", "-o", "index/", "--engine", "ray"], "builds one index here"),
     ],
 )
 def test_engine_options_that_cannot_work_are_usage_errors(photos, arguments, message):
-    command = "detect" if any(flag in arguments for flag in ("--crops", "--labels-out")) else "classify"
-    result = run_optik(command, *(argument.format(photos=photos) for argument in arguments))
+    result = run_optik(*(argument.format(photos=photos) for argument in arguments))
     assert result.returncode == 2 and message in result.stderr, result.stderr
 
 

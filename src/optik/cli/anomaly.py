@@ -11,6 +11,7 @@ import click
 from optik.cli.common import (
     RunOptions,
     TaskCommand,
+    engine_options,
     fail,
     find_inputs,
     image_plan,
@@ -138,6 +139,7 @@ def fit(
 )
 @output_options("the images with their anomaly maps over them")
 @run_options
+@engine_options
 def score(
     images: tuple[str, ...],
     recursive: bool,

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import click
 
-from optik.cli.common import RunOptions, TaskCommand, find_inputs, input_arguments, model_option, run_job, run_options
+from optik.cli.common import (
+    RunOptions,
+    TaskCommand,
+    engine_options,
+    find_inputs,
+    input_arguments,
+    model_option,
+    run_job,
+    run_options,
+)
 
 
 @click.command(cls=TaskCommand)
@@ -14,6 +23,7 @@ from optik.cli.common import RunOptions, TaskCommand, find_inputs, input_argumen
 @click.option("--append", is_flag=True, help="Add to the index in DIR; keep the files it holds that are not inputs.")
 @click.option("--draft", is_flag=True, help="Decode large JPEGs at reduced scale: faster, vectors within ~0.01.")
 @run_options
+@engine_options
 def embed(
     images: tuple[str, ...],
     recursive: bool,
@@ -30,6 +40,7 @@ def embed(
     optik embed -r photos/ -o index/            # build, or bring up to date: only new and changed files run
     optik embed new/*.jpg -o index/ --append    # add to it
     optik embed photo.jpg --format jsonl        # the vector in the record (no -o)
+    optik embed -r s3://bucket/photos/ --engine ray --records s3://bucket/vectors/   # on Ray (no -o)
 
     \b
     With -o the index holds exactly IMAGES afterwards (--append: also what it held before, as
@@ -46,6 +57,8 @@ def embed(
     settings = EmbedSettings(draft)
     if append and output is None:
         raise UsageError("--append adds to an index: give -o DIR")
+    if output is not None and run.engine == "ray":
+        raise UsageError("-o DIR builds one index here, on the local engine; --engine ray gives the records")
     items = find_inputs(images, recursive, files_from)
     if output is None:
         return run_job(run.create_task("embed", settings, model), items, run)

@@ -14,6 +14,7 @@ import click
 from optik.cli.common import (
     RunOptions,
     TaskCommand,
+    engine_options,
     find_inputs,
     image_plan,
     input_arguments,
@@ -129,6 +130,7 @@ def enroll(
 )
 @click.option("--expect-person", metavar="NAME[,NAME…]", help="Fail (exit 1) unless each of these is in the image.")
 @run_options
+@engine_options
 def identify(
     images: tuple[str, ...],
     recursive: bool,
