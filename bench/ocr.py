@@ -13,7 +13,9 @@ speed  three rendered pages of 1-2 MP (a text-book page, a slide, a photographed
        noisy, JPEG), read one at a time, optik and onnxruntime alternating page by page (load hits
        both alike); median seconds per page, and the detector / recogniser split. Then optik through
        its threaded pipeline (recognition in the worker threads overlapping the next detection)
-       against the same pages read one after the other.
+       against the same pages read one after the other. Last, a 4800×3200 scan of 12-px print, which
+       optik reads at its own scale tile by tile (both sides, alternating), against onnxruntime reading
+       it at rapidocr's 2000-px bound: seconds and lines read exactly.
 CER    a labelled set generated here: three lines of random words, numbers and codes per image, in
        Hershey and TrueType fonts (DejaVu when installed, else Pillow's default), 12-44 px, turned
        -10° to 10°, with Gaussian noise (sigma up to 24) and JPEG (quality down to 20); character error
@@ -137,6 +139,19 @@ def make_pages() -> dict[str, np.ndarray]:
     receipt = draw_lines(receipt, items, "DejaVuSansMono.ttf", 28, 120, 160, gap=1.5)
     receipt = degrade(receipt, rng, 4.0, 6.0, 70)
     return {"book 1200x1600": book, "slide 1600x1000": slide, "receipt photo 1000x1000": receipt}
+
+
+def make_scan(rng: np.random.Generator) -> tuple[np.ndarray, list[str]]:
+    """A 4800×3200 scan of small print: a 4×3 grid of paragraphs of six lines in DejaVu Sans 12 px (capitals
+    about 9 px), and the lines."""
+    scan = np.full((3200, 4800, 3), 250, np.uint8)
+    truth = []
+    for row in range(3):
+        for col in range(4):
+            lines = [random_line(rng, 5) for _ in range(6)]
+            scan = draw_lines(scan, lines, "DejaVuSans.ttf", 12, 150 + col * 1200, 200 + row * 1067)
+            truth += lines
+    return scan, truth
 
 
 @dataclass
@@ -279,6 +294,7 @@ def speed(pages: dict[str, np.ndarray], repeats: int, threads: int) -> None:
             f"- {stage}: optik {mine * 1e3:.0f} ms, onnxruntime {theirs * 1e3:.0f} ms per page ({mine / theirs:.2f}×)"
         )
     overlap(optik_reader, pages, max(1, repeats // 2))
+    large_scan(optik_reader, onnx_reader, max(1, repeats // 3))
 
 
 def overlap(reader, pages: dict[str, np.ndarray], rounds: int) -> None:
@@ -303,6 +319,36 @@ def overlap(reader, pages: dict[str, np.ndarray], rounds: int) -> None:
     print(
         f"- {len(images)} pages one after another {sequential:.2f} s/page; through optik's pipeline (2 workers: "
         f"recognition overlaps the next detection) {threaded:.2f} s/page ({sequential / threaded:.2f}×)"
+    )
+
+
+def large_scan(optik_reader, onnx_reader, rounds: int) -> None:
+    """:func:`make_scan` read tile by tile by both sides (alternating, ``rounds`` times each; medians), and by
+    onnxruntime at rapidocr's bound (the page scaled to 2000 px on its longer side)."""
+    from optik.preprocess.text_lines import make_page
+
+    scan, truth = make_scan(np.random.default_rng(5))
+    config = optik_reader.config
+    bounded, _ = make_page(scan, config.min_side, config.max_side, 32, config.pad_aspect, config.pad_min_height)
+    seconds: dict[str, list[float]] = {"optik": [], "onnxruntime": [], "bounded": []}
+    texts: dict[str, list[str]] = {}
+    for _ in range(rounds):
+        for side, reader, image in (
+            ("optik", optik_reader, scan),
+            ("onnxruntime", onnx_reader, scan),
+            ("bounded", onnx_reader, bounded),
+        ):
+            start = time.perf_counter()
+            texts[side] = [line.text for line in read(reader, image).lines]
+            seconds[side].append(time.perf_counter() - start)
+    mine, theirs, rapid = (statistics.median(seconds[side]) for side in ("optik", "onnxruntime", "bounded"))
+    exact = {side: sum(line in set(read_texts) for line in truth) for side, read_texts in texts.items()}
+    tiles = len(optik_reader.tiles(*scan.shape[:2]))
+    print(
+        f"- a {scan.shape[1]}×{scan.shape[0]} scan of {len(truth)} lines of 12-px print, {tiles} tiles: optik "
+        f"{mine:.1f} s, onnxruntime {theirs:.1f} s tile by tile ({mine / theirs:.2f}×), {exact['optik']} and "
+        f"{exact['onnxruntime']} lines read exactly; at rapidocr's 2000-px bound ({bounded.shape[1]}×"
+        f"{bounded.shape[0]}) onnxruntime takes {rapid:.1f} s and reads {exact['bounded']} exactly"
     )
 
 

@@ -1,5 +1,6 @@
 """ocr end to end, as a user meets it: the embedded PP-OCRv6 pair on scikit-image's page(), a rendered
-receipt and notice, rotated and large images; records, plain text, checks, exit codes, redaction.
+receipt and notice, rotated and large images (small print on a large scan, read tile by tile); records,
+plain text, checks, exit codes, redaction.
 
 page()'s expected lines are rapidocr 3.10.0's own output (tests/test_ocr_fidelity.py), so these tests
 also prove that optik's whole path (page bounds, detector, DB boxes, crops, batches, decoding, mapping
@@ -23,7 +24,7 @@ import optik
 from optik.errors import SettingError
 from optik.preprocess.draw import pixel_region
 from optik.preprocess.text_lines import detector_size, make_page
-from optik.tasks.ocr import OcrResult, TextLine, check_text, nearest_text
+from optik.tasks.ocr import OcrResult, PPOCRReader, TextLine, check_text, nearest_text
 from optik.tasks.settings import TextChecks
 from tests.helpers import jsonl, write_rgb
 from tests.helpers import optik as run_optik
@@ -104,23 +105,66 @@ def test_vertical_lines_are_turned_and_read(page: np.ndarray):
     assert any(text.endswith("markers = np.zeros like(coins)") for text in texts)
 
 
-def test_large_images_are_bounded_and_mapped_back():
-    """A 2400×900 notice is read at 1984×736 (the page bound, 2000, in steps of 32), its lines found in the
-    image's own pixels."""
+def render_small_print(width: int = 4800, height: int = 3200) -> tuple[np.ndarray, list[tuple[str, int, int]]]:
+    """A large scan of small print (RGB): twelve blocks of three lines 10 px high (capitals) in a 4×3 grid, and
+    one long line across the corner where four of the detector's tiles meet; each line's text and origin."""
+    image = np.full((height, width, 3), 255, np.uint8)
+    lines: list[tuple[str, int, int]] = []
+
+    def write(text: str, x: int, y: int) -> None:
+        cv2.putText(image, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (30, 30, 30), 1, cv2.LINE_AA)
+        lines.append((text, x, y))
+
+    for n in range(12):
+        row, col = divmod(n, 4)
+        x, y = round((col + 0.15) * width / 4), round((row + 0.3) * height / 3)
+        write(f"Lot {n:02d} batch {7 * n + 31} of {1000 + 37 * n}", x, y)
+        write(f"Paid {n + 3}.{13 * n % 100:02d} EUR on day {n % 28 + 1}", x, y + 28)
+        write(f"Ref AB-{4000 + 71 * n} shelf {n % 9 + 1}", x, y + 56)
+    tiles = PPOCRReader.tiles(height, width)
+    corner_x, corner_y = tiles[1].core[1].stop, tiles[0].core[0].stop
+    write("This line crosses the seams of four tiles and is read once, by QA-5150", corner_x - 300, corner_y + 5)
+    return image, lines
+
+
+def test_small_print_on_large_scans_is_read_tile_by_tile():
+    """Beyond 2000 px, where rapidocr scales the image down (10-px print to 4 px, misread), the detector runs
+    on tiles at the image's own scale: every line is read exactly, once (also the one across four tiles),
+    where it was written."""
+    image, lines = render_small_print()
+    result = optik.ocr(image)
+    assert sorted(line.text for line in result.lines) == sorted(text for text, _, _ in lines)
+    for line in result.lines:
+        x, y = next((x, y) for text, x, y in lines if text == line.text)
+        x1, y1, x2, y2 = line.box
+        assert abs(x1 - x) <= 12 and y1 < y < y2 + 4  # from the origin, around the baseline
+    x1, y1, x2, y2 = next(line.box for line in result.lines if line.text.startswith("This line crosses"))
+    tiles = PPOCRReader.tiles(*image.shape[:2])
+    assert x1 < tiles[1].core[1].stop < x2 and y1 < tiles[0].core[0].stop < y2
+    bounded, _ = make_page(image, 30, 2000, 32, 8.0, 30)  # what rapidocr reads: 1344×1984
+    misread = optik.ocr(bounded).lines
+    assert sum(line.text in {text for text, _, _ in lines} for line in misread) < len(lines) / 4  # 5 of 37
+
+
+def test_large_images_are_tiled_and_mapped_back():
+    """A 2400×900 notice is detected at its own scale, tile by tile (rapidocr reads it at 1984×736), and its
+    lines come back in the image's own pixels."""
     notice = np.full((900, 2400, 3), 255, np.uint8)
     notice[:, 300:1200] = render_notice(900, 900 / 320)
-    page, to_page = make_page(notice, 30, 2000, 32, 8.0, 30)
-    assert page.shape[:2] == (736, 1984) and detector_size(736, 1984, 736, 32) == (736, 1984)
-    assert (to_page.scale_x, to_page.scale_y) == (1984 / 2400, 736 / 900)
+    assert len(PPOCRReader.tiles(900, 2400)) == 3
     result = optik.ocr(notice)
-    assert result.lines[0].text == "WELCOME"
+    assert [line.text for line in result.lines] == list(NOTICE)
     x1, y1, x2, y2 = result.lines[0].box
     assert 300 < x1 < 400 and 50 < y1 < 150 and 900 < x2 < 1200 and 200 < y2 < 300  # ink at x 363-1010, y 101-198
 
 
 def test_page_geometry_follows_rapidocr():
-    """Bounds: the longer side to 2000 at most, the shorter to 30 at least, in steps of 32; a strip (wider
-    than 8× its height) gets black rows above and below; the detector sees the shorter side at 736 or more."""
+    """Bounds (rapidocr's): the longer side to 2000 at most, the shorter to 30 at least, in steps of 32; a strip
+    (wider than 8× its height) gets black rows above and below; the detector sees the shorter side at 736 or
+    more."""
+    page, to_page = make_page(np.zeros((900, 2400, 3), np.uint8), 30, 2000, 32, 8.0, 30)
+    assert page.shape[:2] == (736, 1984) and detector_size(736, 1984, 736, 32) == (736, 1984)
+    assert (to_page.scale_x, to_page.scale_y) == (1984 / 2400, 736 / 900)
     strip = np.full((40, 600, 3), 255, np.uint8)
     padded, to_page = make_page(strip, 30, 2000, 32, 8.0, 30)
     assert padded.shape[:2] == (150, 600) and to_page.offset_y == 55

@@ -19,6 +19,8 @@ merged into one 7x7 kernel.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -50,9 +52,25 @@ def _pad_bottom_right(x: Tensor, value: float = 0.0) -> Tensor:
     return F.pad(x, (0, 1, 0, 1), value=value)
 
 
+class _MaxPoolSameUpper(torch.autograd.Function):
+    """2x2 max pool at stride 1 that exports as the original graph's ``MaxPool`` with ``auto_pad=SAME_UPPER``
+    (onnxruntime pads inside the kernel: no ``Pad`` copy of the stem's largest feature map)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> Tensor:
+        return F.max_pool2d(_pad_bottom_right(x, float("-inf")), 2, 1)
+
+    @staticmethod
+    def symbolic(g: Any, x: Any) -> Any:
+        return g.op("MaxPool", x, kernel_shape_i=[2, 2], strides_i=[1, 1], auto_pad_s="SAME_UPPER")
+
+
 def _max_pool_2x2_same(x: Tensor) -> Tensor:
-    """2x2 max pool at stride 1 with SAME padding (the maximum of four shifted views: 4x faster than
-    ``F.max_pool2d`` on one CPU thread)."""
+    """2x2 max pool at stride 1 with SAME padding: the maximum of four shifted views in PyTorch (3x faster
+    than ``F.max_pool2d`` on one CPU thread), one ``MaxPool`` in an ONNX export (8x faster in onnxruntime
+    than the views' slices)."""
+    if torch.onnx.is_in_onnx_export():
+        return _MaxPoolSameUpper.apply(x)
     padded = _pad_bottom_right(x, float("-inf"))
     top = torch.maximum(padded[..., :-1, :-1], padded[..., :-1, 1:])
     return torch.maximum(top, torch.maximum(padded[..., 1:, :-1], padded[..., 1:, 1:]))
@@ -80,7 +98,9 @@ class Stem(nn.Module):
 class SqueezeExcite(nn.Module):
     """Channel gate ``clamp(slope * W2 relu(W1 mean(x)) + 0.5, 0, 1)``; ``residual`` adds ``x`` back.
 
-    The backbone's hard sigmoid has slope 1/6 (PyTorch's), the neck's 0.2 (Paddle's default).
+    The backbone's hard sigmoid has slope 1/6 (PyTorch's), the neck's 0.2 (Paddle's default): a gain before
+    ``F.hardsigmoid`` (slope 1/6), which an ONNX export keeps as the original's ``HardSigmoid`` (onnxruntime
+    folds the gain into the conv before it and fuses the two).
     """
 
     def __init__(self, channels: int, slope: float, residual: bool = False) -> None:
@@ -92,7 +112,7 @@ class SqueezeExcite(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         gate = self.expand(F.relu(self.reduce(x.mean((2, 3), keepdim=True))))
-        gated = x * (gate * self.slope + 0.5).clamp(0.0, 1.0)
+        gated = x * F.hardsigmoid(gate * (6 * self.slope))
         return x + gated if self.residual else gated
 
 

@@ -2,8 +2,8 @@
 
 The export is made on the model's first call, from that call's (real) inputs, and checked against the eager
 output on them; an export that fails or does not match is remembered and the model runs eagerly, with one
-warning. Exports are cached under ``$OPTIK_HOME/onnx/MODEL/`` keyed by the weights' sha256, the torch and
-onnxruntime versions, the opset and the input shape policy:
+warning. Exports are cached under ``$OPTIK_HOME/onnx/MODEL/`` keyed by the weights' sha256, the source of the
+module's code, the torch and onnxruntime versions, the opset and the input shape policy:
 
 - ``dynamic``: the batch dimension of every batched input and the height and width of image inputs are
   symbolic, so one file serves every tile and batch size; the export is also checked on inputs that differ
@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import json
 import logging
 import os
+import sys
 import tempfile
 import threading
 import warnings
@@ -88,8 +90,22 @@ def varied(inputs: tuple[torch.Tensor, ...], policy: str) -> tuple[torch.Tensor,
     return tuple(out)
 
 
-def cache_key(model: str, weights_sha256: str, inputs: tuple[torch.Tensor, ...], policy: str) -> str:
-    """What an export depends on, hashed: the weights, the versions, the recipe, the inputs' kind."""
+def code_digest(module: nn.Module) -> str:
+    """sha256 of the source of the Python modules that define ``module``'s layers (torch's aside): editing a
+    network's code makes its cached exports stale."""
+    digest = hashlib.sha256()
+    for name in sorted({type(layer).__module__ for layer in module.modules()}):
+        if name.partition(".")[0] != "torch":
+            try:
+                digest.update(inspect.getsource(sys.modules[name]).encode())
+            except (OSError, TypeError):  # no source file (defined interactively): its name only
+                digest.update(name.encode())
+    return digest.hexdigest()
+
+
+def cache_key(model: str, weights_sha256: str, inputs: tuple[torch.Tensor, ...], policy: str, code: str = "") -> str:
+    """What an export depends on, hashed: the weights, the code (:func:`code_digest`), the versions, the
+    recipe, the inputs' kind."""
     import onnxruntime
 
     axes = dynamic_axes(inputs, policy)
@@ -101,6 +117,7 @@ def cache_key(model: str, weights_sha256: str, inputs: tuple[torch.Tensor, ...],
     facts = {
         "model": model,
         "weights_sha256": weights_sha256,
+        "code": code,
         "torch": torch.__version__,
         "onnxruntime": onnxruntime.__version__,
         "opset": OPSET,
@@ -199,6 +216,7 @@ class OnnxRuntimeRunner:
 
     def __init__(self, module: nn.Module, model: str, weights_sha256: str, eager: Any):
         self.module, self.model, self.weights_sha256, self.eager = module, model, weights_sha256, eager
+        self.code = code_digest(module)
         self.programs: dict[tuple, Program | None] = {}  # by input signature; None: runs eagerly
         self.lock = threading.Lock()
         self.fell_back = False
@@ -227,7 +245,7 @@ class OnnxRuntimeRunner:
         reference: tuple[list[np.ndarray], pytree.TreeSpec] | None = None
         reason = ""
         for policy in POLICIES:
-            key = cache_key(self.model, self.weights_sha256, inputs, policy)
+            key = cache_key(self.model, self.weights_sha256, inputs, policy, self.code)
             path = cache_dir(self.model) / f"{key}.onnx"
             failed = path.with_suffix(".failed")
             program = _EXPORTED.get(key) or Program.load(path)
