@@ -6,7 +6,8 @@ Workloads (separate ``optik`` processes, wall time; rounds interleave the varian
 order, medians reported):
   classify   24 JPEGs of 1600×1200 (bench/data/classify-1600x1200, made by bench/classify.py's generator)
   detect     24 JPEGs of 640×480 with nanodet
-  enhance    three 64×64 crops through realesrgan-x4plus
+  enhance    a 200×150 crop of coffee through realesrgan-x4plus-anime (one image at a time: torch gets every CPU)
+  segment    4 JPEGs of 1600×1200 through isnet, when it is pulled (idem)
 and ``one image``: ``optik classify one.jpg`` against ``python -c "import torch"``. The machine's load
 average is printed with the results: on a shared box the ratios hold, the times do not.
 """
@@ -41,15 +42,20 @@ def workloads(scratch: Path) -> dict[str, list[str]]:
 
     big = make_images(HERE / "data" / "classify-1600x1200", 24, 1600, 1200)
     small = make_images(HERE / "data" / "detect-640x480", 24, 640, 480)
-    crops = scratch / "crops"
-    crops.mkdir()
-    for index, photo in enumerate((skimage.data.astronaut(), skimage.data.chelsea(), skimage.data.coffee())):
-        cv2.imwrite(str(crops / f"{index}.png"), cv2.cvtColor(photo[100:164, 100:164], cv2.COLOR_RGB2BGR))
-    return {
+    crop = scratch / "coffee.png"
+    cv2.imwrite(str(crop), cv2.cvtColor(skimage.data.coffee()[100:250, 200:400], cv2.COLOR_RGB2BGR))
+    enhance = ["enhance", str(crop), "-m", "realesrgan-x4plus-anime", "-o", str(scratch / "x4.png")]
+    jobs = {
         "classify": [*OPTIK, "classify", *map(str, big), "-q"],
         "detect": [*OPTIK, "detect", *map(str, small), "-q"],
-        "enhance": [*OPTIK, "enhance", str(crops), "-o", str(scratch / "out") + "/", "--overwrite", "-q"],
+        "enhance": [*OPTIK, *enhance, "--overwrite", "-q"],
     }
+    from optik.registry import get_spec, is_available
+
+    if is_available(get_spec("isnet")):
+        cutouts = ["segment", *map(str, big[:4]), "-m", "isnet", "-o", str(scratch / "cut") + "/"]
+        jobs["segment"] = [*OPTIK, *cutouts, "--overwrite", "-q"]
+    return jobs
 
 
 def main() -> None:

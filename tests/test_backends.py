@@ -17,7 +17,16 @@ from optik import api
 from optik.errors import SettingError
 from optik.registry import get_spec
 from optik.registry import onnxruntime_backend as ort_backend
-from optik.registry.backends import EAGER, FROZEN, NNPACK, ONNXRUNTIME, NnpackConv2d, RoutedModule, resolve
+from optik.registry.backends import (
+    EAGER,
+    FROZEN,
+    NNPACK,
+    ONNXRUNTIME,
+    NnpackConv2d,
+    RoutedModule,
+    resolve,
+    use_nnpack,
+)
 from optik.registry.loading import load
 from optik.tasks import create_task
 from optik.tasks.settings import ClassifySettings, DetectSettings, EnhanceSettings, SegmentSettings, StyleSettings
@@ -77,6 +86,18 @@ def test_nnpack_enhances_as_eager(model, sample):
     image = sample("chelsea")[100:164, 200:264]
     eager, ours = (results("enhance", EnhanceSettings(), model, backend, [image])[0] for backend in (EAGER, NNPACK))
     assert psnr(ours.image, eager.image) > 50
+
+
+def test_nnpack_takes_a_batch_one_image_at_a_time_with_the_eager_result():
+    """NNPACK's single-image path is its fast one, so a batch is split; the result is the batch's."""
+    assert torch._nnpack_available()  # which also initialises NNPACK, as the backend's resolution does
+    conv = nn.Conv2d(8, 16, 3, padding=1)
+    batch = torch.rand(3, 8, 20, 24)
+    with torch.inference_mode():
+        expected = conv(batch)
+        use_nnpack(conv)
+        assert isinstance(conv, NnpackConv2d)
+        torch.testing.assert_close(conv(batch), expected, rtol=1e-4, atol=1e-4)
 
 
 def test_nnpack_rewrites_the_module_in_place_for_families_that_call_it(sample):

@@ -182,6 +182,14 @@ def test_verbose_names_the_device_and_quiet_silences():
     assert run_optik("classify", image, "-q").stderr == ""
 
 
+def test_a_task_that_goes_image_by_image_gives_torch_the_workers_cpus_too():
+    """classify batches and keeps CPUs for decoding; enhance runs one image at a time, seconds each."""
+    image = str(EXAMPLES / "coffee.png")
+    assert "one image at a time" not in run_optik("classify", image, "-v").stderr
+    enhanced = run_optik("enhance", image, "-m", "none", "--auto-levels", "-o", "-", "-v")
+    assert enhanced.returncode == 0 and "one image at a time, so torch shares the workers' CPUs" in enhanced.stderr
+
+
 def test_unknown_task_for_model():
     from optik.registry import get_spec
 

@@ -352,6 +352,8 @@ class RunOptions:
             created = create_task(task, settings, model, "cpu", False, self.weights, "torch")
         else:
             created = create_task(task, settings, model, self.device, self.use_half(), self.weights, self.backend)
+            if created.batch_limit == 1:  # a long forward per image: torch may use the workers' CPUs too
+                self.threads_plan = plan_threads(self.threads, image_by_image=True)
         self.loaded()
         return created
 

@@ -28,7 +28,7 @@ from optik.preprocess.transforms import prepare, to_batch
 from optik.registry.families import ClassicalSegmentConfig
 from optik.registry.loading import LoadedModel
 from optik.registry.spec import resolve
-from optik.tasks.base import Family, ImageResult, Prepared, check_sane
+from optik.tasks.base import CPU_BATCH_PIXELS, Family, ImageResult, Prepared, check_sane
 from optik.tasks.settings import SegmentSettings
 
 log = logging.getLogger("optik")
@@ -140,6 +140,8 @@ class Segmenter(Family):
         super().__init__(model, settings or SegmentSettings())
         self.spec = model.spec.input_spec()
         self.labels = model.spec.categories()
+        if model.device.type == "cpu" and self.spec.size:
+            self.batch_limit = max(1, CPU_BATCH_PIXELS // (self.spec.size[0] * self.spec.size[1]))
 
     def prepare(self, image: Image) -> Prepared:
         array, affine = prepare(image.rgb8(), self.spec)
