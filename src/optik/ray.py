@@ -331,6 +331,7 @@ class RayOutputs:
                 raise UsageError(f"{name}: exists with other classes (use --overwrite to replace it)")
             if found != classes:
                 labels.write(relative, classes)
+            labels.existing |= {labels.name_of(relative)}  # an input named classes.* is refused, as locally
         if targets == [None, None] and labels is None:
             return None
         return cls(targets[0], stage.render, targets[1], labels)
