@@ -81,12 +81,13 @@ class CocoLabels:
         self.lock = threading.Lock()
 
     def add(self, item: InputItem, result: Any) -> None:
-        self.add_record(result.to_record())
+        self.add_record(result.to_record(), item.source)
 
-    def add_record(self, record: dict[str, Any]) -> None:
-        """A detect record (``path``, ``width``, ``height``, ``detections``), as ``--format jsonl`` writes it."""
+    def add_record(self, record: dict[str, Any], source: str | None = None) -> None:
+        """A detect record (``path``, ``width``, ``height``, ``detections``), as ``--format jsonl`` writes it,
+        of the input ``source`` (default: the record's path)."""
         with self.lock:
-            self.records[self.order[record["path"]]] = record
+            self.records[self.order[source or record["path"]]] = record
 
     def document(self) -> dict[str, Any]:
         images, annotations = [], []
