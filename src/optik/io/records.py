@@ -30,6 +30,15 @@ def text_line(path: str, output: str | None, summary: str) -> str:
     return f"{path.translate(_CONTROL)}{arrow}\t{summary}"
 
 
+def image_record(result: Any, **fields: Any) -> dict[str, Any]:
+    """The one pattern of every image result's record: ``path``, ``model``, the input's ``width`` and
+    ``height``, the task's ``fields``, and ``output`` where the output stage wrote the result's image."""
+    record = {"path": result.path, "model": result.model, "width": result.width, "height": result.height, **fields}
+    if getattr(result, "output", None) is not None:
+        record["output"] = result.output
+    return record
+
+
 def result_record(result: Any, provenance: dict[str, str], timing_ms: dict[str, float]) -> dict[str, Any]:
     """The record of one result as every format and the Python API give it: the result's own fields, the
     model's provenance (name, weights sha256, device, dtype) and the time each stage took."""

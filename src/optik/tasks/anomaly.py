@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from optik.errors import SettingError
-from optik.io.records import text_line
+from optik.io.records import image_record, text_line
 from optik.nets.patchcore import TAPS, PatchCore, nearest_distances, patch_features
 from optik.preprocess.decode import Image
 from optik.preprocess.overlay import heat_overlay
@@ -96,19 +96,13 @@ class AnomalyResult(ImageResult):
         return cv2.resize(self.heat, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
 
     def to_record(self) -> dict[str, Any]:
-        record = {
-            "path": self.path,
-            "model": self.model,
-            "width": self.width,
-            "height": self.height,
-            "score": round(self.score, 6),
-            "threshold": round(self.threshold, 6),
-            "anomalous": self.anomalous,
-            "box": self.box,
-        }
-        if self.output is not None:
-            record["output"] = self.output
-        return record
+        return image_record(
+            self,
+            score=round(self.score, 6),
+            threshold=round(self.threshold, 6),
+            anomalous=self.anomalous,
+            box=self.box,
+        )
 
     def to_text(self) -> str:
         verdict = "anomalous" if self.anomalous else "normal"

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from optik.io.records import text_line
+from optik.io.records import image_record, text_line
 from optik.preprocess.decode import Image
 from optik.preprocess.transforms import prepare, to_batch
 from optik.registry.loading import LoadedModel
@@ -40,13 +40,8 @@ class ClassifyResult:
         return self.predictions[0]
 
     def to_record(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "model": self.model,
-            "width": self.width,
-            "height": self.height,
-            "predictions": [{"label": p.label, "index": p.index, "score": round(p.score, 6)} for p in self.predictions],
-        }
+        predictions = [{"label": p.label, "index": p.index, "score": round(p.score, 6)} for p in self.predictions]
+        return image_record(self, predictions=predictions)
 
     def to_text(self) -> str:
         best = ", ".join(f"{p.label} {p.score:.3f}" for p in self.predictions)

@@ -19,7 +19,7 @@ import torch
 from torchvision.ops import batched_nms
 
 from optik.errors import ModelUnavailable
-from optik.io.records import text_line
+from optik.io.records import image_record, text_line
 from optik.preprocess.decode import Image
 from optik.preprocess.draw import annotate, colour, pixel_region, redact
 from optik.preprocess.geometry import Affine, fit_within, map_boxes
@@ -74,16 +74,7 @@ class DetectResult(ImageResult):
         return Counter(d.label for d in self.detections)
 
     def to_record(self) -> dict[str, Any]:
-        record = {
-            "path": self.path,
-            "model": self.model,
-            "width": self.width,
-            "height": self.height,
-            "detections": [d.to_record() for d in self.detections],
-        }
-        if self.output is not None:
-            record["output"] = self.output
-        return record
+        return image_record(self, detections=[d.to_record() for d in self.detections])
 
     def to_text(self) -> str:
         found = ", ".join(

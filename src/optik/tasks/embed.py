@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from optik.errors import InputError
-from optik.io.records import text_line
+from optik.io.records import image_record, text_line
 from optik.preprocess.decode import Image
 from optik.preprocess.fingerprint import fingerprints
 from optik.preprocess.transforms import prepare, to_batch
@@ -39,20 +39,10 @@ class EmbedResult:
     index: str | None = None  # the index directory it went to (then records leave the vector out)
 
     def to_record(self) -> dict[str, Any]:
-        record = {
-            "path": self.path,
-            "model": self.model,
-            "width": self.width,
-            "height": self.height,
-            "dim": len(self.vector),
-            "phash": f"{self.phash:016x}",
-            "sharpness": round(self.sharpness, 2),
-        }
-        if self.index is not None:
-            record["index"] = self.index
-        else:
-            record["embedding"] = [round(float(v), 6) for v in self.vector]
-        return record
+        fields = {"dim": len(self.vector), "phash": f"{self.phash:016x}", "sharpness": round(self.sharpness, 2)}
+        if self.index is not None:  # the vector went to the index
+            return image_record(self, **fields, index=self.index)
+        return image_record(self, **fields, embedding=[round(float(v), 6) for v in self.vector])
 
     def to_text(self) -> str:
         return text_line(self.path, self.index, f"{len(self.vector)}-d {self.model}, phash {self.phash:016x}")

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from optik.errors import InputError
-from optik.io.records import text_line
+from optik.io.records import image_record, text_line
 from optik.preprocess.adjust import apply_operations, from_float, resample, to_float
 from optik.preprocess.decode import Image
 from optik.preprocess.tiling import auto_tile, available_memory, run_tiled
@@ -71,21 +71,15 @@ class EnhanceResult(ImageResult):
         return self.enhanced
 
     def to_record(self) -> dict[str, Any]:
-        record = {
-            "path": self.path,
-            "model": self.model,
-            "width": self.width,
-            "height": self.height,
-            "output_width": self.output_width,
-            "output_height": self.output_height,
-            "scale": self.scale,
-            "tile": self.tile,
-            "tiles": self.tiles,
-            "operations": self.operations,
-        }
-        if self.output is not None:
-            record["output"] = self.output
-        return record
+        return image_record(
+            self,
+            output_width=self.output_width,
+            output_height=self.output_height,
+            scale=self.scale,
+            tile=self.tile,
+            tiles=self.tiles,
+            operations=self.operations,
+        )
 
     def to_text(self) -> str:
         steps = ", ".join([f"{self.model} ×{self.scale:g}", *self.operations])

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from optik.errors import InputError
-from optik.io.records import text_line
+from optik.io.records import image_record, text_line
 from optik.nets.dlib_face import DESCRIPTOR_SIZE
 from optik.preprocess.decode import Image
 from optik.preprocess.draw import annotate, colour, redact
@@ -77,16 +77,7 @@ class FacesResult(ImageResult):
         return Counter(face.name for face in self.faces if face.name is not None)
 
     def to_record(self) -> dict[str, Any]:
-        record = {
-            "path": self.path,
-            "model": self.model,
-            "width": self.width,
-            "height": self.height,
-            "faces": [face.to_record() for face in self.faces],
-        }
-        if self.output is not None:
-            record["output"] = self.output
-        return record
+        return image_record(self, faces=[face.to_record() for face in self.faces])
 
     def to_text(self) -> str:
         found = ", ".join(f"{face.caption()} [{' '.join(str(round(v)) for v in face.box)}]" for face in self.faces)

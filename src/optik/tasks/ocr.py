@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 import torch
 
+from optik.io.records import image_record
 from optik.nets.ppocr_post import ctc_decode, db_boxes, reading_order, scale_boxes
 from optik.preprocess.decode import Image
 from optik.preprocess.draw import redact
@@ -92,17 +93,7 @@ class OcrResult(ImageResult):
         return "\n".join(line.text for line in self.lines)
 
     def to_record(self) -> dict[str, Any]:
-        record = {
-            "path": self.path,
-            "model": self.model,
-            "width": self.width,
-            "height": self.height,
-            "text": self.text,
-            "lines": [line.to_record() for line in self.lines],
-        }
-        if self.output is not None:
-            record["output"] = self.output
-        return record
+        return image_record(self, text=self.text, lines=[line.to_record() for line in self.lines])
 
     def to_text(self) -> str | None:
         """The plain text (after the heading line if asked), or None when there is nothing to print."""

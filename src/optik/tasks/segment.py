@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from optik.errors import InputError
-from optik.io.records import text_line
+from optik.io.records import image_record, text_line
 from optik.nets import classical_segment
 from optik.preprocess import masks
 from optik.preprocess.decode import Image
@@ -57,24 +57,12 @@ class SegmentResult(ImageResult):
     output: str | None = None
 
     def to_record(self) -> dict[str, Any]:
-        record: dict[str, Any] = {
-            "path": self.path,
-            "model": self.model,
-            "width": self.width,
-            "height": self.height,
-            "foreground": round(self.foreground, 6),
-            "box": None if self.box is None else [float(v) for v in self.box],
-        }
-        if self.classes is not None:
-            record["classes"] = self.classes
-        if self.instances is not None:
-            record["instances"] = self.instances
-        record.update(self.findings)
+        found = {"classes": self.classes, "instances": self.instances}
+        fields = {key: value for key, value in found.items() if value is not None} | self.findings
         if self.polygons is not None:
-            record["polygons"] = self.polygons
-        if self.output is not None:
-            record["output"] = self.output
-        return record
+            fields["polygons"] = self.polygons
+        box = None if self.box is None else [float(v) for v in self.box]
+        return image_record(self, foreground=round(self.foreground, 6), box=box, **fields)
 
     def to_text(self) -> str:
         box = " ".join(f"{v:g}" for v in self.box) if self.box else "none"

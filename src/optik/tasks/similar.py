@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from optik.errors import SettingError
-from optik.io.records import text_line
+from optik.io.records import image_record, text_line
 from optik.preprocess.decode import Image
 from optik.tasks.base import ImageResult, Prepared
 from optik.tasks.embed import Embedder
@@ -97,16 +97,7 @@ class SimilarResult(ImageResult):
     image: Image | None = field(default=None, repr=False)  # the query, for the sheet
 
     def to_record(self) -> dict[str, Any]:
-        record = {
-            "path": self.path,
-            "model": self.model,
-            "width": self.width,
-            "height": self.height,
-            "hits": [{"path": hit.path, "score": round(hit.score, 6)} for hit in self.hits],
-        }
-        if self.output is not None:
-            record["output"] = self.output
-        return record
+        return image_record(self, hits=[{"path": hit.path, "score": round(hit.score, 6)} for hit in self.hits])
 
     def to_text(self) -> str:
         best = ", ".join(f"{hit.path} {hit.score:.3f}" for hit in self.hits[:3])

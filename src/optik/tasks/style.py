@@ -19,7 +19,7 @@ import torch
 
 from optik.errors import InputError, SettingError
 from optik.io.inputs import read_regular_file
-from optik.io.records import text_line
+from optik.io.records import image_record, text_line
 from optik.nets.stylenet_tiled import multistyle_tiled, transformer_tiled
 from optik.preprocess.decode import Image, decode
 from optik.preprocess.transforms import InputSpec, prepare, resize
@@ -382,11 +382,7 @@ class GalleryResult(ImageResult):
         return Image(sheet, name=self.path)
 
     def to_record(self) -> dict[str, Any]:
-        record: dict[str, Any] = {"path": self.path, "model": self.model, "width": self.width, "height": self.height}
-        record["styles"] = [text for text, _ in self.tiles[1:]]
-        if self.output is not None:
-            record["output"] = self.output
-        return record
+        return image_record(self, styles=[text for text, _ in self.tiles[1:]])
 
     def to_text(self) -> str:
         return text_line(self.path, self.output, f"the photo, {len(self.tiles) - 1} styles and filters")
