@@ -20,33 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from classify import make_images  # bench/ is the script's folder, so on sys.path
+
 HERE = Path(__file__).resolve().parent
 SIZE = (640, 480)
-
-
-def make_images(folder: Path, count: int) -> list[Path]:
-    import cv2
-    import numpy as np
-    import skimage.data as data
-
-    folder.mkdir(parents=True, exist_ok=True)
-    existing = sorted(folder.glob("*.jpg"))
-    if len(existing) >= count:
-        return existing[:count]
-    photos = [data.astronaut(), data.chelsea(), data.coffee(), data.rocket(), data.stereo_motorcycle()[0]]
-    rng = np.random.default_rng(0)
-    for index in range(count):
-        photo = photos[index % len(photos)]
-        h, w = photo.shape[:2]
-        crop_h, crop_w = int(h * rng.uniform(0.7, 1.0)), int(w * rng.uniform(0.7, 1.0))
-        top, left = rng.integers(0, h - crop_h + 1), rng.integers(0, w - crop_w + 1)
-        crop = photo[top : top + crop_h, left : left + crop_w]
-        if rng.random() < 0.5:
-            crop = crop[:, ::-1]
-        resized = cv2.resize(np.ascontiguousarray(crop), SIZE, interpolation=cv2.INTER_AREA)
-        path = folder / f"img{index:04d}.jpg"
-        cv2.imwrite(str(path), cv2.cvtColor(resized, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
-    return sorted(folder.glob("*.jpg"))[:count]
 
 
 def bare(model: str, paths: list[Path], batch_size: int) -> float:
@@ -110,7 +87,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    paths = make_images(HERE / "data" / "detect-640x480", args.images)
+    paths = make_images(HERE / "data" / "detect-640x480", args.images, *SIZE)
     print(
         f"{len(paths)} JPEGs of {SIZE[0]}×{SIZE[1]}, batch {args.batch_size}, torch {torch.__version__}, "
         f"{args.threads} thread(s), CPU\n"

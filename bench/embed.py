@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 import torch
 
+from classify import make_images  # bench/ is the script's folder, so on sys.path
 from optik import pipeline
 from optik.io.inputs import discover
 from optik.preprocess.transforms import prepare, to_batch
@@ -34,35 +35,6 @@ from optik.tasks.settings import EmbedSettings
 from optik.tasks.similar import VectorSearch, faiss_module
 
 BATCH = 8
-
-
-def make_images(folder: Path, count: int) -> list[str]:
-    import skimage.data as data
-
-    photos = [
-        data.astronaut(),
-        data.chelsea(),
-        data.coffee(),
-        data.rocket(),
-        data.stereo_motorcycle()[0],
-        data.hubble_deep_field(),
-        data.immunohistochemistry(),
-        data.retina(),
-    ]
-    rng = np.random.default_rng(0)
-    for index in range(count):
-        photo = photos[index % len(photos)]
-        h, w = photo.shape[:2]
-        crop_h, crop_w = int(h * rng.uniform(0.6, 1.0)), int(w * rng.uniform(0.6, 1.0))
-        top, left = rng.integers(0, h - crop_h + 1), rng.integers(0, w - crop_w + 1)
-        crop = np.ascontiguousarray(photo[top : top + crop_h, left : left + crop_w])
-        resized = cv2.resize(crop, (1024, 768), interpolation=cv2.INTER_CUBIC)
-        cv2.imwrite(
-            str(folder / f"img{index:04d}.jpg"),
-            cv2.cvtColor(resized, cv2.COLOR_RGB2BGR),
-            [cv2.IMWRITE_JPEG_QUALITY, 90],
-        )
-    return sorted(str(p) for p in folder.glob("*.jpg"))
 
 
 def bare_forward(task: object, batches: list[torch.Tensor], count: int) -> float:
@@ -152,7 +124,7 @@ def main() -> None:
         f"load average {load[0]:.1f} at the start\n"
     )
     with tempfile.TemporaryDirectory() as tmp:
-        bench_embed(make_images(Path(tmp), args.images), args.rounds)
+        bench_embed([str(path) for path in make_images(Path(tmp), args.images, 1024, 768)], args.rounds)
     bench_search(args.vectors)
     print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
 

@@ -67,8 +67,7 @@ class StageClock:
 
 def task_for(workload: str) -> tuple[Any, list[Path]]:
     sys.path.insert(0, str(HERE))
-    from classify import make_images as classify_images
-    from detect import make_images as detect_images
+    from classify import make_images
     from optik.registry import get_spec
     from optik.registry.loading import load
     from optik.tasks.classify import Classifier
@@ -78,9 +77,9 @@ def task_for(workload: str) -> tuple[Any, list[Path]]:
     kind, size = workload.split("-")
     width, height = map(int, size.split("x"))
     if kind == "classify":
-        paths = classify_images(HERE / "data" / f"classify-{size}", ARGS.images, width, height)
+        paths = make_images(HERE / "data" / f"classify-{size}", ARGS.images, width, height)
         return Classifier(load(get_spec("mobilenet_v2"), "cpu", backend=ARGS.backend), ClassifySettings()), paths
-    paths = detect_images(HERE / "data" / "detect-640x480", ARGS.images)
+    paths = make_images(HERE / "data" / "detect-640x480", ARGS.images, 640, 480)
     return NanoDetDetector(load(get_spec("nanodet"), "cpu", backend=ARGS.backend), DetectSettings()), paths
 
 
