@@ -530,6 +530,18 @@ def run_job(
     return tally.exit_code()
 
 
+def run_index_update(task: Any, items: list, options: RunOptions, update: Any) -> int:
+    """``run_job`` into an :class:`~optik.io.embedding_index.IndexUpdate` (``embed -o``, ``faces enroll``):
+    only the inputs it still needs, the index released whatever happens, its summary on stderr."""
+    try:
+        code = run_job(task, update.plan(items), options, stage=update)
+    finally:
+        update.release()
+    if not options.quiet:
+        click.echo(f"optik: {update.summary()}", err=True)
+    return code
+
+
 def output_options(what: str) -> Callable[[Callable], Callable]:
     """``-o``, ``--overwrite`` and ``--skip-existing`` for a command that writes ``what`` (images)."""
 

@@ -11,6 +11,7 @@ from optik.cli.common import (
     find_inputs,
     input_arguments,
     model_option,
+    run_index_update,
     run_job,
     run_options,
 )
@@ -66,10 +67,4 @@ def embed(
         model = Index.load(output).model  # an index keeps its model
     task = run.create_task("embed", settings, model)
     update = IndexUpdate(output, task.name, task.model.weights_sha256, lambda _, result: result.index_rows(), append)
-    try:
-        code = run_job(task, update.plan(items), run, stage=update)
-    finally:
-        update.release()
-    if not run.quiet:
-        click.echo(f"optik: {update.summary()}", err=True)
-    return code
+    return run_index_update(task, items, run, update)

@@ -19,6 +19,7 @@ from optik.cli.common import (
     image_plan,
     input_arguments,
     output_options,
+    run_index_update,
     run_job,
     run_options,
 )
@@ -104,13 +105,7 @@ def enroll(
 
     task = run.create_task("faces", settings, None)
     update = IndexUpdate(output, task.name, task.model.weights_sha256, entries, append)
-    try:
-        code = run_job(task, update.plan(items), run, stage=update)
-    finally:
-        update.release()
-    if not run.quiet:
-        click.echo(f"optik: {update.summary()}", err=True)
-    return code
+    return run_index_update(task, items, run, update)
 
 
 @faces.command(cls=TaskCommand)
