@@ -349,6 +349,16 @@ def _put_quant(out: _StateDict, name: str, quant: tuple[np.ndarray, np.ndarray])
     out.put(f"{name}.zero_point", quant[1])
 
 
+def _check_symmetric_int8(weight: np.ndarray, where: str) -> None:
+    """Each output channel's weights must be whole multiples of its largest magnitude / 127 (int8, symmetric, the
+    full range), which lets an export quantise them again exactly (``stylenet._int8_weight``)."""
+    flat = weight.reshape(weight.shape[0], -1).astype(np.float64)
+    largest = np.abs(flat).max(1, keepdims=True)
+    steps = flat / np.where(largest > 0, largest / 127, 1)
+    if not np.allclose(steps, np.round(steps), rtol=0, atol=1e-3):
+        raise ValueError(f"arbitrary_predict.onnx: {where}'s weights are not symmetric full-range int8 per channel")
+
+
 def convert_arbitrary_predict(path: Path) -> dict[str, torch.Tensor]:
     """``arbitrary_predict.onnx`` (int8 QDQ) → float32 state dict of ``StylePredictor``.
 
@@ -371,6 +381,7 @@ def convert_arbitrary_predict(path: Path) -> dict[str, torch.Tensor]:
     by_name = dict(zip((name for name, _ in targets), convs, strict=True))
     for node, (name, conv) in zip(convs, targets, strict=True):
         weight, bias = _check_conv(graph, node, conv, name), graph.constant(node.inputs[2])
+        _check_symmetric_int8(weight, name)
         kernel, stride = conv.kernel_size[0], conv.stride[0]
         begin = (kernel - stride) // 2
         if list(node.attrs.get("pads", (0,) * 4)) != [begin, begin, kernel - stride - begin, kernel - stride - begin]:

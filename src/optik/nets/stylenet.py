@@ -11,6 +11,7 @@ their scale and shift. All images are RGB NCHW in [0,1].
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -129,6 +130,11 @@ def _same_pad(x: Tensor, kernel: int, stride: int) -> Tensor:
     return F.pad(x, pads)
 
 
+#: The graph's quantisation of its input image: exact for 8-bit images, so only an export applies it (it makes
+#: the stem an int8 convolution in onnxruntime, as in the original graph).
+IMAGE_SCALE, IMAGE_ZERO_POINT = 1 / 255, -128
+
+
 class FakeQuant(nn.Module):
     """A QuantizeLinear → DequantizeLinear pair of the original int8 graph, computed in float.
 
@@ -136,6 +142,7 @@ class FakeQuant(nn.Module):
     graph's ``scale`` and ``zero_point`` as buffers (int8: ``qmin, qmax = -128, 127``; uint8: 0, 255). The
     rounding is done in float32 whatever the module's dtype. ``enabled=False`` makes it the identity
     (the float network the graph was quantised from), keeping the buffers so that weights still load.
+    An ONNX export has the pair itself, which onnxruntime fuses with its neighbours into int8 kernels.
     """
 
     def __init__(self, signed: bool = True, enabled: bool = True):
@@ -149,8 +156,49 @@ class FakeQuant(nn.Module):
         if not self.enabled:
             return x
         scale, zero_point = self.scale.float(), self.zero_point.float()
+        if torch.onnx.is_in_onnx_export():
+            return torch.fake_quantize_per_tensor_affine(x, scale, zero_point.int(), self.qmin, self.qmax)
         q = torch.clamp(torch.round(x.float() / scale) + zero_point, self.qmin, self.qmax)
         return ((q - zero_point) * scale).to(x.dtype)
+
+
+def _int8_weight(weight: Tensor) -> Tensor:
+    """The weights as the original graph stores them, int8 and symmetric per output channel (each channel's
+    largest magnitude is 127 steps: the converter checks it), as a QuantizeLinear → DequantizeLinear pair."""
+    scale = weight.abs().flatten(1).amax(1).clamp_min(1e-30) / 127
+    zero_point = torch.zeros_like(scale, dtype=torch.int32)
+    return torch.fake_quantize_per_channel_affine(weight, scale, zero_point, 0, -128, 127)
+
+
+class _SameConv(torch.autograd.Function):
+    """A convolution with TensorFlow's SAME padding, exported as one ``Conv`` with ``auto_pad=SAME_UPPER`` as in
+    the original graph (a ``Pad`` before it would keep onnxruntime from fusing an int8 convolution)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, weight: Tensor, bias: Tensor, stride: int, groups: int) -> Tensor:
+        return F.conv2d(_same_pad(x, weight.shape[-1], stride), weight, bias, stride, groups=groups)
+
+    @staticmethod
+    def symbolic(g: Any, x: Any, weight: Any, bias: Any, stride: int, groups: int) -> Any:
+        return g.op("Conv", x, weight, bias, strides_i=[stride, stride], group_i=groups, auto_pad_s="SAME_UPPER")
+
+
+class Int8Conv2d(nn.Conv2d):
+    """A convolution of the original int8 graph: TensorFlow SAME padding, int8 weights stored dequantised. An
+    ONNX export carries the padding in the ``Conv`` and the weights as int8 (:func:`_int8_weight`)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if torch.onnx.is_in_onnx_export():
+            return _SameConv.apply(x, _int8_weight(self.weight), self.bias, self.stride[0], self.groups)
+        return super().forward(_same_pad(x, self.kernel_size[0], self.stride[0]))
+
+
+class Int8Linear(nn.Linear):
+    """A linear map of the original int8 graph (a 1x1 convolution there): int8 weights stored dequantised."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        weight = _int8_weight(self.weight) if torch.onnx.is_in_onnx_export() else self.weight
+        return F.linear(x, weight, self.bias)
 
 
 class InvertedResidual(nn.Module):
@@ -163,9 +211,9 @@ class InvertedResidual(nn.Module):
     def __init__(self, cin: int, cout: int, stride: int, expansion: int, fake_quant: bool = True):
         super().__init__()
         hidden = cin * expansion
-        self.expand = nn.Conv2d(cin, hidden, 1) if expansion != 1 else None
-        self.depthwise = nn.Conv2d(hidden, hidden, 3, stride, groups=hidden)
-        self.project = nn.Conv2d(hidden, cout, 1)
+        self.expand = Int8Conv2d(cin, hidden, 1) if expansion != 1 else None
+        self.depthwise = Int8Conv2d(hidden, hidden, 3, stride, groups=hidden)
+        self.project = Int8Conv2d(hidden, cout, 1)
         self.residual = stride == 1 and cin == cout
         self.expand_q = FakeQuant(enabled=fake_quant) if self.expand is not None else None
         self.depthwise_q = FakeQuant(enabled=fake_quant)
@@ -174,7 +222,7 @@ class InvertedResidual(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         h = self.expand_q(F.relu6(self.expand(x))) if self.expand is not None else x
-        h = self.depthwise_q(F.relu6(self.depthwise(_same_pad(h, 3, self.depthwise.stride[0]))))
+        h = self.depthwise_q(F.relu6(self.depthwise(h)))
         h = self.project_q(self.project(h))
         return self.add_q(x + h) if self.residual else h
 
@@ -203,11 +251,19 @@ class StylePredictor(nn.Module):
     that rounding with the graph's scales and zero points, which brings the vector closer to
     onnxruntime's than the float network does (the input's quantisation, ``round(x * 255)``, is
     exact for 8-bit images and left out). ``fake_quant=False`` gives the float network.
+
+    An ONNX export is the int8 graph again (QuantizeLinear → DequantizeLinear pairs around int8 weights),
+    which onnxruntime runs with integer kernels as fast as the original; those kernels round differently
+    from this float emulation (and from one instruction set to another: the original's own fused and
+    unfused graphs are 1.4 % apart), hence the export's looser check (``export_tolerance``, of the vector's
+    largest magnitude).
     """
+
+    export_tolerance = 0.05
 
     def __init__(self, style_dim: int = STYLE_DIM, fake_quant: bool = True):
         super().__init__()
-        self.stem = nn.Conv2d(3, 32, 3, 2)
+        self.stem = Int8Conv2d(3, 32, 3, 2)
         self.stem_q = FakeQuant(enabled=fake_quant)
         blocks: list[nn.Module] = []
         cin = 32
@@ -216,14 +272,16 @@ class StylePredictor(nn.Module):
                 blocks.append(InvertedResidual(cin, cout, stride if i == 0 else 1, expansion, fake_quant))
                 cin = cout
         self.blocks = nn.Sequential(*blocks)
-        self.head = nn.Conv2d(cin, 1280, 1)
+        self.head = Int8Conv2d(cin, 1280, 1)
         self.head_q = FakeQuant(enabled=fake_quant)
         self.pool_q = FakeQuant(enabled=fake_quant)
-        self.bottleneck = nn.Linear(1280, style_dim)
+        self.bottleneck = Int8Linear(1280, style_dim)
         self.bottleneck_q = FakeQuant(enabled=fake_quant)
 
     def forward(self, image: Tensor) -> Tensor:
-        x = self.stem_q(F.relu6(self.stem(_same_pad(image, 3, 2))))
+        if torch.onnx.is_in_onnx_export():
+            image = torch.fake_quantize_per_tensor_affine(image, IMAGE_SCALE, IMAGE_ZERO_POINT, -128, 127)
+        x = self.stem_q(F.relu6(self.stem(image)))
         x = self.head_q(F.relu6(self.head(self.blocks(x))))
         return self.bottleneck_q(self.bottleneck(self.pool_q(x.mean(dim=(2, 3)))))
 

@@ -73,7 +73,7 @@ MEASURED: dict[str, dict[str, Measured]] = {
 #: through it too (and through their own exports). Parts left out stay eager.
 CALLED_PARTS: dict[str, tuple[str, ...]] = {
     "multistyle26": ("",),
-    "arbitrary_style": ("transformer",),  # the predictor's int8 rounding steps do not survive an export
+    "arbitrary_style": ("predictor", "transformer"),  # the predictor's export is int8 (its integer kernels)
     "mtcnn": ("pnet", "rnet", "onet"),
     "ppocr-v6": ("rec",),
 }
