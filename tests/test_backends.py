@@ -4,6 +4,7 @@ eager outputs through the real families; the export cache, its key, the fall-bac
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -239,3 +240,18 @@ def test_gpu_bench_runs(device):
     )
     assert run.returncode == 0, run.stderr[-2000:]
     assert "| realesr-animevideov3 |" in run.stdout and "decode_jpeg" in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("preset", "imports", "expected"),
+    [(None, "optik", "PASSIVE"), ("ACTIVE", "optik", "ACTIVE"), (None, "torch, optik", "None")],
+)
+def test_importing_optik_first_makes_openmp_threads_sleep(preset, imports, expected):
+    """Before torch loads, optik asks libgomp for sleeping threads (spinning ones slow NNPACK, onnxruntime and the
+    decode workers); a value of the user's own is kept, and once torch is loaded it is too late to set."""
+    env = {key: value for key, value in os.environ.items() if key != "OMP_WAIT_POLICY"}
+    if preset:
+        env["OMP_WAIT_POLICY"] = preset
+    code = f"import os, {imports}; print(os.environ.get('OMP_WAIT_POLICY'))"
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == expected

@@ -8,9 +8,18 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from typing import Any
 
 logging.getLogger("optik").addHandler(logging.NullHandler())  # the library never prints; the CLI adds a handler
+
+# torch's OpenMP threads spin for a while after every parallel operation, on the cores that NNPACK's and
+# onnxruntime's own thread pools and optik's decode workers need next (Real-ESRGAN on 2 threads: 1.8× ncnn
+# spinning, 1.0-1.1× sleeping; bench/README.md, "threads and start-up"). libgomp reads this when torch loads,
+# so it is set only before torch is imported, and a value of your own is kept.
+if "torch" not in sys.modules:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
 __all__ = [
