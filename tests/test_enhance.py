@@ -357,3 +357,24 @@ def test_json_csv_records(tmp_path, photo):
         == "path,output,model,width,height,output_width,output_height,scale,tile,tiles,operations,check,skipped,error"
     )
     assert f",{V3},32,32,128,128,4.0,16,4,sharpen=1," in rows[1]
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_dense_block_writes_one_buffer_as_a_trace_concatenates(channels_last):
+    """RRDBNet's dense blocks fill one feature buffer in eager mode and concatenate when traced (for exports):
+    both compute the same (random weights: an equivalence of two code paths, not of a model)."""
+    import torch
+
+    from optik.nets.rrdbnet import RRDB
+
+    torch.manual_seed(0)
+    block = RRDB(num_feat=16, num_grow=8).eval()
+    x = torch.randn(2, 16, 20, 24)
+    if channels_last:
+        block, x = block.to(memory_format=torch.channels_last), x.to(memory_format=torch.channels_last)
+    with torch.no_grad():
+        traced = torch.jit.trace(block, x)
+        torch.testing.assert_close(block(x), traced(x), rtol=1e-5, atol=1e-5)
+        assert "aten::cat" in str(traced.inlined_graph) and block(x).is_contiguous(
+            memory_format=torch.channels_last if channels_last else torch.contiguous_format
+        )

@@ -8,10 +8,14 @@ from torch import Tensor, nn
 
 
 class ResidualDenseBlock(nn.Module):
-    """Five densely connected 3x3 convs; the fifth is scaled by 0.2 and added to the input."""
+    """Five densely connected 3x3 convs; the fifth is scaled by 0.2 and added to the input.
+
+    Each conv reads every feature map before it: they are written into one buffer as they are made (a slice of
+    it is each conv's input), instead of concatenated again for every conv (3x less copying)."""
 
     def __init__(self, num_feat: int = 64, num_grow: int = 32):
         super().__init__()
+        self.num_grow = num_grow
         self.conv1 = nn.Conv2d(num_feat, num_grow, 3, 1, 1)
         self.conv2 = nn.Conv2d(num_feat + num_grow, num_grow, 3, 1, 1)
         self.conv3 = nn.Conv2d(num_feat + 2 * num_grow, num_grow, 3, 1, 1)
@@ -20,12 +24,26 @@ class ResidualDenseBlock(nn.Module):
         self.lrelu = nn.LeakyReLU(0.2, inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
-        x1 = self.lrelu(self.conv1(x))
-        x2 = self.lrelu(self.conv2(torch.cat((x, x1), 1)))
-        x3 = self.lrelu(self.conv3(torch.cat((x, x1, x2), 1)))
-        x4 = self.lrelu(self.conv4(torch.cat((x, x1, x2, x3), 1)))
-        x5 = self.conv5(torch.cat((x, x1, x2, x3, x4), 1))
-        return x5 * 0.2 + x
+        if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():  # a graph of concatenations
+            x1 = self.lrelu(self.conv1(x))
+            x2 = self.lrelu(self.conv2(torch.cat((x, x1), 1)))
+            x3 = self.lrelu(self.conv3(torch.cat((x, x1, x2), 1)))
+            x4 = self.lrelu(self.conv4(torch.cat((x, x1, x2, x3), 1)))
+            return torch.add(x, self.conv5(torch.cat((x, x1, x2, x3, x4), 1)), alpha=0.2)
+        n, channels, height, width = x.shape
+        shape = (n, channels + 4 * self.num_grow, height, width)
+        features = torch.empty(shape, dtype=x.dtype, device=x.device, memory_format=_layout(x))
+        features[:, :channels] = x
+        for conv in (self.conv1, self.conv2, self.conv3, self.conv4):
+            features[:, channels : channels + self.num_grow] = self.lrelu(conv(features[:, :channels]))
+            channels += self.num_grow
+        return torch.add(x, self.conv5(features), alpha=0.2)
+
+
+def _layout(x: Tensor) -> torch.memory_format:
+    """The memory format of ``x``, for a buffer laid out like it."""
+    channels_last = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
+    return torch.channels_last if channels_last else torch.contiguous_format
 
 
 class RRDB(nn.Module):
@@ -38,7 +56,7 @@ class RRDB(nn.Module):
         self.rdb3 = ResidualDenseBlock(num_feat, num_grow)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.rdb3(self.rdb2(self.rdb1(x))) * 0.2 + x
+        return torch.add(x, self.rdb3(self.rdb2(self.rdb1(x))), alpha=0.2)
 
 
 class RRDBNet(nn.Module):
