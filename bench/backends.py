@@ -7,8 +7,9 @@ optik through each backend (`torch-eager`, `torch-nnpack`, `torch-frozen`, `onnx
 optik.registry.backends) and the original runtime where one runs in Python — onnxruntime on the original ONNX
 (ISNet, the style models, PP-OCR), ncnn (Real-ESRGAN), the original PyTorch code (torchvision's MobileNetV2,
 facenet-pytorch's MTCNN). All of them run alternately, `--repeat` times after a warm-up (the export or trace
-on the first call is not timed), and the median is reported, at each thread count of `--threads`. The
-machine's load average is printed with the table: on a shared box take the ratios, not the times.
+on the first call is not timed), and the median is reported, at each thread count of `--threads` (each count
+in a process of its own: NNPACK's thread pool keeps the size it had on its first use). The machine's load
+average is printed with the table: on a shared box take the ratios, not the times.
 
 A backend that does not reach the family's calls is left out (–): frozen TorchScript for families that call
 `model.module` or its parts (style, MTCNN, PP-OCR's recogniser). The last columns: optik's `auto` choice
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -330,12 +332,29 @@ def measure(case: Case, threads: int, repeat: int) -> dict[str, float] | str:
     return interleaved(functions, repeat)
 
 
+def print_row(case: Case, threads: int, repeat: int, columns: list[str]) -> None:
+    """Measure ``case`` and print its table row."""
+    result = measure(case, threads, repeat)
+    if isinstance(result, str):
+        print(f"| {case.model} | {case.what} | {threads} | {result} |", flush=True)
+        return
+    auto = resolve("auto", case.model, torch.device("cpu"), torch.float32)
+    cells = ["–" if name not in result else f"{result[name]:.0f}" for name in columns]
+    ratio = f"{result[auto] / result['original']:.2f}" if auto in result and "original" in result else "–"
+    print(
+        f"| {case.model} | {case.what} | {threads} | {' | '.join(cells)} | {case.original_name or '–'} | "
+        f"{auto} | {ratio} |",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", default=f"1,{torch.get_num_threads()}", help="thread counts, comma-separated")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--models", default="", help="only these models, comma-separated")
     parser.add_argument("--quick", action="store_true", help="one small case per kind, once: a smoke test")
+    parser.add_argument("--rows-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     wanted = set(filter(None, args.models.split(",")))
     cases = [c for c in CASES if (not wanted or c.model in wanted) and (c.quick or not args.quick)]
@@ -343,23 +362,20 @@ def main() -> None:
     repeat = 1 if args.quick else args.repeat
     load_before = os.getloadavg()
     columns = [*TIMED_BACKENDS, "original"]
-    header = "| model | input | threads | " + " | ".join(f"{c} ms" for c in columns)
-    print(f"{header} | runtime | auto | auto / original |")
-    print("| --- | --- | ---: |" + " ---: |" * len(columns) + " --- | --- | ---: |")
-    for case in cases:
+    if not args.rows_only:
+        header = "| model | input | threads | " + " | ".join(f"{c} ms" for c in columns)
+        print(f"{header} | runtime | auto | auto / original |", flush=True)
+        print("| --- | --- | ---: |" + " ---: |" * len(columns) + " --- | --- | ---: |", flush=True)
+    if len(thread_counts) > 1:  # NNPACK's thread pool keeps the size of its first use: a process per count
         for threads in thread_counts:
-            result = measure(case, threads, repeat)
-            if isinstance(result, str):
-                print(f"| {case.model} | {case.what} | {threads} | {result} |")
-                break
-            auto = resolve("auto", case.model, torch.device("cpu"), torch.float32)
-            cells = ["–" if name not in result else f"{result[name]:.0f}" for name in columns]
-            ratio = f"{result[auto] / result['original']:.2f}" if auto in result and "original" in result else "–"
-            print(
-                f"| {case.model} | {case.what} | {threads} | {' | '.join(cells)} | {case.original_name or '–'} | "
-                f"{auto} | {ratio} |",
-                flush=True,
-            )
+            command = [sys.executable, __file__, f"--threads={threads}", f"--repeat={args.repeat}", "--rows-only"]
+            command += [f"--models={args.models}"] * bool(args.models) + ["--quick"] * args.quick
+            subprocess.run(command, check=True)
+    else:
+        for case in cases:
+            print_row(case, thread_counts[0], repeat, columns)
+    if args.rows_only:
+        return
     load_after = os.getloadavg()
     print(
         f"\ntorch {torch.__version__}, {os.cpu_count()} CPUs, median of {repeat}, load average "
