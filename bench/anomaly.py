@@ -7,6 +7,9 @@ of each texture, test images from the other). Run from the repository root: ``.v
 
 from __future__ import annotations
 
+import optik  # first, as in the optik command: torch then loads with OpenMP threads that sleep
+
+# isort: split
 import argparse
 import os
 import sys
@@ -19,7 +22,6 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.learning_sets
 
-import optik
 from optik import pipeline
 from optik.io.memory import as_items
 from optik.registry.backends import EAGER

@@ -19,6 +19,9 @@ run once (a smoke test).
 
 from __future__ import annotations
 
+import optik  # noqa: F401  first, as in the optik command: torch then loads with OpenMP threads that sleep
+
+# isort: split
 import argparse
 import os
 import statistics

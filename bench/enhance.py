@@ -14,6 +14,9 @@ crops at their own resolution with Gaussian noise σ = 12, restored at ``--scale
 
 from __future__ import annotations
 
+import optik  # first, as in the optik command: torch then loads with OpenMP threads that sleep
+
+# isort: split
 import argparse
 import json
 import os
@@ -30,7 +33,6 @@ import skimage.data
 import torch
 from skimage.metrics import structural_similarity
 
-import optik
 from optik.convert.build import source_files
 from optik.registry import get_spec
 from optik.registry.packages import fetch

@@ -17,6 +17,9 @@ With one thread (the default here) the network's work stays on the calling threa
 
 from __future__ import annotations
 
+import optik  # noqa: F401  first, as in the optik command: torch then loads with OpenMP threads that sleep
+
+# isort: split
 import argparse
 import os
 import resource

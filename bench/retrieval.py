@@ -17,6 +17,9 @@
 
 from __future__ import annotations
 
+import optik  # first, as in the optik command: torch then loads with OpenMP threads that sleep
+
+# isort: split
 import argparse
 import tempfile
 import time
@@ -28,7 +31,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-import optik
 from optik.nets.embedding import gem_pool
 from optik.preprocess.transforms import prepare, to_batch
 from optik.registry import get_spec, load_model, upstream

@@ -15,6 +15,9 @@ Prints a Markdown table with the ratio port/onnxruntime (paste into bench/README
 
 from __future__ import annotations
 
+import optik  # noqa: F401  first, as in the optik command: torch then loads with OpenMP threads that sleep
+
+# isort: split
 import argparse
 import statistics
 import time

@@ -8,6 +8,9 @@ repository root: ``.venv/bin/python bench/train.py`` (``--threads 1`` on a busy 
 
 from __future__ import annotations
 
+import optik  # noqa: F401  first, as in the optik command: torch then loads with OpenMP threads that sleep
+
+# isort: split
 import argparse
 import os
 import statistics
