@@ -46,7 +46,8 @@ class Measured:
     torch: str = EAGER
 
 
-#: model → device type → the measured best (bench/backends.py at 1 thread; bench/README.md has the figures).
+#: model → device type → the measured best (bench/backends.py at 1 thread, checked at 2; bench/README.md has
+#: the figures).
 #: CPU: the 2-core AMD EPYC (Zen 4, AVX-512) box. onnxruntime only where it was > 10 % faster than the best
 #: PyTorch way; models whose families call ``model.module`` reach it through :data:`CALLED_PARTS`. ``torch``
 #: is never frozen TorchScript: it traces again in every process (0.5-2 s), which a one-image run never earns
@@ -57,6 +58,7 @@ MEASURED: dict[str, dict[str, Measured]] = {
     "nanodet": {"cpu": Measured(ONNXRUNTIME)},
     "centernet": {"cpu": Measured(ONNXRUNTIME, NNPACK)},
     "selfie": {"cpu": Measured(ONNXRUNTIME)},
+    "meet": {"cpu": Measured(ONNXRUNTIME)},  # 4 ms against 7 eager (15 on 2 threads, waking sleeping OpenMP threads)
     "isnet": {"cpu": Measured(NNPACK, NNPACK)},
     "realesrgan-x4plus": {"cpu": Measured(NNPACK, NNPACK)},
     "realesrgan-x4plus-anime": {"cpu": Measured(NNPACK, NNPACK)},
