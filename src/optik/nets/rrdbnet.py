@@ -24,7 +24,7 @@ class ResidualDenseBlock(nn.Module):
         self.lrelu = nn.LeakyReLU(0.2, inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
-        if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():  # a graph of concatenations
+        if torch.jit.is_tracing():  # traces and ONNX exports: a graph of concatenations
             x1 = self.lrelu(self.conv1(x))
             x2 = self.lrelu(self.conv2(torch.cat((x, x1), 1)))
             x3 = self.lrelu(self.conv3(torch.cat((x, x1, x2), 1)))
