@@ -12,7 +12,9 @@ module's code, the torch and onnxruntime versions, the opset and the input shape
 - ``static``: every dimension as in the call (an export that bakes in its batch size): one file per shape.
 
 The first policy whose export passes its checks is used; a model that fails with the eager module itself on
-the varied inputs does not allow that policy.
+the varied inputs does not allow that policy. An integer graph (the int8 style predictor's) is checked as
+written, its QuantizeLinear/DequantizeLinear pairs as float operations, the same on every CPU; onnxruntime then
+runs it fused into integer kernels, which round as the original runtime's do on that CPU.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ log = logging.getLogger("optik")
 OPSET = 17
 RECIPE = 2  # bump when the export recipe changes: old cache entries are then ignored
 RELATIVE_TOLERANCE = 1e-3  # of each output's largest magnitude; exports differ from eager by ~1e-6 of it
-# (a module's ``export_tolerance`` replaces it: int8 graphs, whose integer kernels round differently)
+# (a module's ``export_tolerance`` replaces it: int8 graphs, whose rounding steps flip with float noise)
 
 
 _EXPORTED: dict[str, Program] = {}  # by cache key: this process's exports, whatever $OPTIK_HOME says now
@@ -149,27 +151,37 @@ class Program:
 
     path: Path
     treespec: pytree.TreeSpec  # the structure of the module's output
-    sessions: dict[int, Any] = field(default_factory=dict)
+    sessions: dict[tuple[int, bool], Any] = field(default_factory=dict)
 
-    def run(self, inputs: tuple[torch.Tensor, ...]) -> Any:
-        session = self.session(torch.get_num_threads())
+    def run(self, inputs: tuple[torch.Tensor, ...], optimised: bool = True) -> Any:
+        """The graph's outputs; ``optimised=False`` runs it as written, without onnxruntime's fusions."""
+        session = self.session(torch.get_num_threads(), optimised)
         feed = {f"input{index}": value.detach().contiguous().numpy() for index, value in enumerate(inputs)}
         outputs = session.run(None, feed)
         return pytree.tree_unflatten([torch.from_numpy(array) for array in outputs], self.treespec)
 
-    def session(self, threads: int) -> Any:
-        if threads not in self.sessions:
+    def session(self, threads: int, optimised: bool = True) -> Any:
+        if (threads, optimised) not in self.sessions:
             import onnxruntime
 
             options = onnxruntime.SessionOptions()
+            if not optimised:
+                options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
             options.log_severity_level = 3
             # decode and post-processing threads share the cores: waiting threads must not spin
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            providers = ["CPUExecutionProvider"]
-            self.sessions[threads] = onnxruntime.InferenceSession(str(self.path), options, providers=providers)
-        return self.sessions[threads]
+            session = onnxruntime.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+            self.sessions[threads, optimised] = session
+        return self.sessions[threads, optimised]
+
+    def is_quantised(self) -> bool:
+        """Whether the graph holds integer arithmetic (QuantizeLinear): fused, it runs on integer kernels whose
+        rounding differs from one instruction set to another; as written, as float operations alike everywhere."""
+        import onnx
+
+        return any(node.op_type == "QuantizeLinear" for node in onnx.load(str(self.path)).graph.node)
 
     @classmethod
     def load(cls, path: Path) -> Program | None:
@@ -291,10 +303,12 @@ class OnnxRuntimeRunner:
                 raise ExportMismatch(f"the module takes no inputs of {[tuple(v.shape) for v in other]}") from exc
         worst = 0.0
         try:
+            # an integer graph is checked as written: what it computes, not how this CPU's integer kernels round
+            optimised = not program.is_quantised()
             for number, (checked, expected) in enumerate(checks):
                 shapes = [tuple(value.shape) for value in checked]
                 try:
-                    outputs = _flat_numpy(program.run(checked))[0]
+                    outputs = _flat_numpy(program.run(checked, optimised))[0]
                 except Exception as exc:  # on other shapes: the export baked in these ones
                     if number == 0:
                         raise
