@@ -15,6 +15,9 @@ fighting other processes run many times slower.
 
 from __future__ import annotations
 
+import optik  # noqa: F401  first, as in the optik command: torch then loads with OpenMP threads that sleep
+
+# isort: split
 import argparse
 import tempfile
 import time

@@ -25,6 +25,9 @@ CER    a labelled set generated here: three lines of random words, numbers and c
 
 from __future__ import annotations
 
+import optik  # noqa: F401  first, as in the optik command: torch then loads with OpenMP threads that sleep
+
+# isort: split
 import argparse
 import statistics
 import time

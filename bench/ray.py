@@ -17,6 +17,9 @@ N × per_image. Medians over the rounds. Prints a Markdown table (paste into ben
 
 from __future__ import annotations
 
+import optik  # noqa: F401  first, as in the optik command: torch then loads with OpenMP threads that sleep
+
+# isort: split
 import argparse
 import json
 import logging

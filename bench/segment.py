@@ -17,6 +17,9 @@ Markdown table (paste into bench/README.md).
 
 from __future__ import annotations
 
+import optik  # first, as in the optik command: torch then loads with OpenMP threads that sleep
+
+# isort: split
 import argparse
 import json
 import resource
@@ -86,8 +89,6 @@ def run_selfie(repeat: int, args: argparse.Namespace) -> dict:
 
 
 def run_e2e(model: str, repeat: int, args: argparse.Namespace) -> dict:
-    import optik
-
     return {"ms": _timed(lambda: optik.segment(ASTRONAUT, model=model, device="cpu"), repeat)}
 
 

@@ -255,11 +255,11 @@ class StylePredictor(nn.Module):
     An ONNX export is the int8 graph again (QuantizeLinear → DequantizeLinear pairs around int8 weights),
     which onnxruntime runs with integer kernels as fast as the original. Run as written it agrees with this
     emulation to a step or two of the output's quantisation (float noise flips a few roundings), hence the
-    export's looser check (``export_tolerance``, of the vector's largest magnitude); the fused kernels round
+    export's looser check (``int8_export_tolerance``, of the vector's largest magnitude); the fused kernels round
     as the original's do on each CPU (cosine 0.982 between the original's vectors on AVX2 and AVX-512 VNNI).
     """
 
-    export_tolerance = 0.05
+    int8_export_tolerance = 0.05
 
     def __init__(self, style_dim: int = STYLE_DIM, fake_quant: bool = True):
         super().__init__()
