@@ -40,7 +40,17 @@ import torch
 
 from optik.errors import ModelUnavailable
 from optik.registry import get_spec
-from optik.registry.backends import BACKENDS, CALLED_PARTS, COMPILE, EAGER, MEASURED, NNPACK, ONNXRUNTIME, resolve
+from optik.registry.backends import (
+    BACKENDS,
+    CALLED_PARTS,
+    COMPILE,
+    EAGER,
+    MEASURED,
+    NNPACK,
+    ONNXRUNTIME,
+    onnxruntime_parts,
+    resolve,
+)
 from optik.registry.loading import load
 
 TIMED_BACKENDS = tuple(name for name in BACKENDS if name != COMPILE)  # compiling takes ~30 s per shape on a CPU
@@ -342,6 +352,8 @@ def print_row(case: Case, threads: int, repeat: int, columns: list[str]) -> None
         print(f"| {case.model} | {case.what} | {threads} | {result} |", flush=True)
         return
     auto = resolve("auto", case.model, torch.device("cpu"), torch.float32)
+    if case.call.removeprefix("module.") in onnxruntime_parts("auto", case.model, torch.device("cpu"), torch.float32):
+        auto = ONNXRUNTIME  # a part that auto routes through onnxruntime beside the model's own backend
     cells = ["–" if name not in result else f"{result[name]:.0f}" for name in columns]
     ratio = f"{result[auto] / result['original']:.2f}" if auto in result and "original" in result else "–"
     print(

@@ -10,6 +10,7 @@ their scale and shift. All images are RGB NCHW in [0,1].
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -135,6 +136,25 @@ def _same_pad(x: Tensor, kernel: int, stride: int) -> Tensor:
 IMAGE_SCALE, IMAGE_ZERO_POINT = 1 / 255, -128
 
 
+@functools.cache
+def unsigned_int8_weights() -> bool:
+    """Whether an export writes the int8 weights as uint8 (zero point 128: the same steps), for onnxruntime's
+    integer kernels to compute the graph exactly. Its x86 kernel for uint8 activations × int8 weights sums byte
+    products in pairs with saturating 16-bit adds (``VPMADDUBSW``) unless the CPU has VNNI (the original's style
+    vector has cosine 0.982 between AVX2 and AVX-512 VNNI); its uint8 × uint8 one widens first, exact everywhere
+    but 2× slower than uint8 × int8 with VNNI. So: uint8 on x86 CPUs with AVX2 and no VNNI, int8 elsewhere."""
+    capabilities = torch.cpu.get_capabilities()
+    vnni = capabilities.get("avx512_vnni") or capabilities.get("avx_vnni")
+    return bool(capabilities.get("avx2") and not vnni)
+
+
+def _export_quantisation(x: Tensor, scale: Tensor | float, zero_point: Tensor | int, signed: bool) -> Tensor:
+    """An activation's QuantizeLinear → DequantizeLinear pair in an export, always uint8 (an int8 one's zero point
+    + 128: the same steps): onnxruntime fuses every convolution and sum of uint8 activations into integer kernels,
+    only some with int8 ones (37 of 52, 1.7× slower)."""
+    return torch.fake_quantize_per_tensor_affine(x, scale, zero_point + 128 if signed else zero_point, 0, 255)
+
+
 class FakeQuant(nn.Module):
     """A QuantizeLinear → DequantizeLinear pair of the original int8 graph, computed in float.
 
@@ -147,8 +167,8 @@ class FakeQuant(nn.Module):
 
     def __init__(self, signed: bool = True, enabled: bool = True):
         super().__init__()
+        self.signed, self.enabled = signed, enabled
         self.qmin, self.qmax = (-128, 127) if signed else (0, 255)
-        self.enabled = enabled
         self.register_buffer("scale", torch.ones(()))
         self.register_buffer("zero_point", torch.zeros(()))
 
@@ -157,16 +177,19 @@ class FakeQuant(nn.Module):
             return x
         scale, zero_point = self.scale.float(), self.zero_point.float()
         if torch.onnx.is_in_onnx_export():
-            return torch.fake_quantize_per_tensor_affine(x, scale, zero_point.int(), self.qmin, self.qmax)
+            return _export_quantisation(x, scale, zero_point.int(), self.signed)
         q = torch.clamp(torch.round(x.float() / scale) + zero_point, self.qmin, self.qmax)
         return ((q - zero_point) * scale).to(x.dtype)
 
 
 def _int8_weight(weight: Tensor) -> Tensor:
     """The weights as the original graph stores them, int8 and symmetric per output channel (each channel's
-    largest magnitude is 127 steps: the converter checks it), as a QuantizeLinear → DequantizeLinear pair."""
+    largest magnitude is 127 steps: the converter checks it), as a QuantizeLinear → DequantizeLinear pair (the same
+    steps as uint8 around 128 where :func:`unsigned_int8_weights`)."""
     scale = weight.abs().flatten(1).amax(1).clamp_min(1e-30) / 127
     zero_point = torch.zeros_like(scale, dtype=torch.int32)
+    if unsigned_int8_weights():
+        return torch.fake_quantize_per_channel_affine(weight, scale, zero_point + 128, 0, 0, 255)
     return torch.fake_quantize_per_channel_affine(weight, scale, zero_point, 0, -128, 127)
 
 
@@ -252,14 +275,20 @@ class StylePredictor(nn.Module):
     onnxruntime's than the float network does (the input's quantisation, ``round(x * 255)``, is
     exact for 8-bit images and left out). ``fake_quant=False`` gives the float network.
 
-    An ONNX export is the int8 graph again (QuantizeLinear → DequantizeLinear pairs around int8 weights),
-    which onnxruntime runs with integer kernels as fast as the original. Run as written it agrees with this
-    emulation to a step or two of the output's quantisation (float noise flips a few roundings), hence the
-    export's looser check (``int8_export_tolerance``, of the vector's largest magnitude); the fused kernels round
-    as the original's do on each CPU (cosine 0.982 between the original's vectors on AVX2 and AVX-512 VNNI).
+    An ONNX export is the int8 graph again (QuantizeLinear → DequantizeLinear pairs around int8 weights), in the
+    form that onnxruntime fuses whole and computes exactly on this CPU: uint8 activations, int8 weights (uint8
+    where the CPU lacks VNNI, :func:`unsigned_int8_weights`). Run as written it agrees with this emulation to a
+    step or two of the output's quantisation (float noise flips a few roundings), hence the export's looser check
+    (``int8_export_tolerance``, of the vector's largest magnitude). Fused, its vectors have cosine 0.9999 to this
+    emulation's, where the original's own differ between AVX2 and AVX-512 VNNI (cosine 0.982: saturating sums).
     """
 
     int8_export_tolerance = 0.05
+
+    @property
+    def export_variant(self) -> str:
+        """What its export depends on besides code and weights (part of the export's cache key)."""
+        return "uint8 weights" if unsigned_int8_weights() else "int8 weights"
 
     def __init__(self, style_dim: int = STYLE_DIM, fake_quant: bool = True):
         super().__init__()
@@ -280,7 +309,7 @@ class StylePredictor(nn.Module):
 
     def forward(self, image: Tensor) -> Tensor:
         if torch.onnx.is_in_onnx_export():
-            image = torch.fake_quantize_per_tensor_affine(image, IMAGE_SCALE, IMAGE_ZERO_POINT, -128, 127)
+            image = _export_quantisation(image, IMAGE_SCALE, IMAGE_ZERO_POINT, signed=True)
         x = self.stem_q(F.relu6(self.stem(image)))
         x = self.head_q(F.relu6(self.head(self.blocks(x))))
         return self.bottleneck_q(self.bottleneck(self.pool_q(x.mean(dim=(2, 3)))))

@@ -40,10 +40,12 @@ CHOICES = ("auto", "torch", ONNXRUNTIME, *BACKENDS[:4])  # what load(backend=...
 @dataclass(frozen=True)
 class Measured:
     """The fastest backend overall (``auto``) and the fastest PyTorch one (``torch``) for one model on one device
-    type, as ``bench/backends.py`` measured them."""
+    type, as ``bench/backends.py`` measured them; ``onnxruntime_parts``: parts of the model (:data:`CALLED_PARTS`)
+    that ``auto`` runs through onnxruntime while the rest runs on ``auto``."""
 
     auto: str
     torch: str = EAGER
+    onnxruntime_parts: tuple[str, ...] = ()
 
 
 #: model → device type → the measured best (bench/backends.py at 1 thread, checked at 2; bench/README.md has
@@ -64,7 +66,8 @@ MEASURED: dict[str, dict[str, Measured]] = {
     "realesrgan-x4plus-anime": {"cpu": Measured(NNPACK, NNPACK)},
     "realesr-animevideov3": {"cpu": Measured(NNPACK, NNPACK)},
     "multistyle26": {"cpu": Measured(ONNXRUNTIME, NNPACK)},
-    "arbitrary_style": {"cpu": Measured(NNPACK, NNPACK)},
+    # the transformer on NNPACK (0.7× the original's int8 graph), the predictor's int8 export (0.6×; eager 4×)
+    "arbitrary_style": {"cpu": Measured(NNPACK, NNPACK, onnxruntime_parts=("predictor",))},
     "mtcnn": {"cpu": Measured(ONNXRUNTIME)},
     "ppocr-v6": {"cpu": Measured(ONNXRUNTIME)},
 }
@@ -75,7 +78,7 @@ MEASURED: dict[str, dict[str, Measured]] = {
 #: through it too (and through their own exports). Parts left out stay eager.
 CALLED_PARTS: dict[str, tuple[str, ...]] = {
     "multistyle26": ("",),
-    "arbitrary_style": ("predictor", "transformer"),  # the predictor's export is int8 (its integer kernels)
+    "arbitrary_style": ("predictor", "transformer"),
     "mtcnn": ("pnet", "rnet", "onet"),
     "ppocr-v6": ("rec",),
 }
@@ -100,6 +103,13 @@ def resolve(choice: str, model: str, device: torch.device, dtype: torch.dtype) -
     if wanted == NNPACK and (device.type != "cpu" or dtype != torch.float32 or not torch._nnpack_available()):
         wanted = EAGER
     return wanted
+
+
+def onnxruntime_parts(choice: str, model: str, device: torch.device, dtype: torch.dtype) -> tuple[str, ...]:
+    """The parts of ``model`` that ``choice`` runs through onnxruntime beside the backend :func:`resolve` gives."""
+    if choice != "auto" or device.type != "cpu" or dtype != torch.float32 or not onnxruntime_installed():
+        return ()
+    return MEASURED.get(model, {}).get("cpu", Measured(EAGER)).onnxruntime_parts
 
 
 def onnxruntime_installed() -> bool:
@@ -238,39 +248,47 @@ class RoutedModule(nn.Module):
 
 
 class PartsRunner:
-    """The runner of a model whose family calls parts of it: named after them (eager once any fell back)."""
+    """The runner of a model whose family calls parts of it: named after the backends that calls run on (the
+    model's own first), ``+``-joined."""
 
     def __init__(self, call: Runner, parts: list[Runner]):
         self.call, self.parts = call, parts
 
     @property
     def name(self) -> str:
-        return next((part.name for part in self.parts if part.name != self.call.name), self.call.name)
+        return "+".join(dict.fromkeys(runner.name for runner in (self.call, *self.parts)))
 
     def __call__(self, *inputs: torch.Tensor) -> Any:
         return self.call(*inputs)
 
 
-def prepare(backend: str, module: nn.Module, model: str, weights_sha256: str) -> tuple[nn.Module, Runner]:
+def prepare(
+    backend: str, module: nn.Module, model: str, weights_sha256: str, onnxruntime_parts: tuple[str, ...] = ()
+) -> tuple[nn.Module, Runner]:
     """The module as families will call it and the runner of calls to the model, for a resolved ``backend``.
-    NNPACK rewrites ``module`` in place; onnxruntime routes the parts its family calls (:data:`CALLED_PARTS`)."""
+    NNPACK rewrites ``module`` in place; onnxruntime routes the parts its family calls (:data:`CALLED_PARTS`), or
+    only ``onnxruntime_parts`` under another backend."""
     if backend == NNPACK:
         log.debug("%s: %d convolutions through NNPACK", model, use_nnpack(module))
-        return module, EagerRunner(module, NNPACK)
-    if backend == FROZEN:
-        return module, FrozenRunner(module)
-    if backend == COMPILE:
-        return module, CompiledRunner(module)
-    if backend != ONNXRUNTIME:
-        return module, EagerRunner(module)
+        call: Runner = EagerRunner(module, NNPACK)
+    elif backend == FROZEN:
+        call = FrozenRunner(module)
+    elif backend == COMPILE:
+        call = CompiledRunner(module)
+    elif backend != ONNXRUNTIME:
+        call = EagerRunner(module)
+    if backend != ONNXRUNTIME and not onnxruntime_parts:
+        return module, call
     from optik.registry.onnxruntime_backend import OnnxRuntimeRunner
 
     def onnxruntime(part: nn.Module, name: str) -> OnnxRuntimeRunner:
         return OnnxRuntimeRunner(part, ".".join(filter(None, (model, name))), weights_sha256, EagerRunner(part))
 
-    call = onnxruntime(module, "")
+    if backend == ONNXRUNTIME:
+        call = onnxruntime(module, "")
+        onnxruntime_parts = CALLED_PARTS.get(model, ())
     parts = []
-    for name in CALLED_PARTS.get(model, ()):
+    for name in onnxruntime_parts:
         runner = call if not name else onnxruntime(module.get_submodule(name), name)
         parts.append(runner)
         if name:

@@ -128,6 +128,7 @@ def load(
         raise SettingError("weights", f"{spec.name} is a classical method without weights")
     device = resolve_device(device)
     dtype = resolve_dtype(device, half)
+    parts = backends.onnxruntime_parts(backend, spec.name, device, dtype)
     backend = backends.resolve(backend, spec.name, device, dtype)
     if weights is not None:
         path = Path(weights)
@@ -135,7 +136,7 @@ def load(
             raise ModelUnavailable(f"--weights {weights}: no such file")
     else:
         path = weights_path(spec)
-    key = (spec.name, str(path.resolve()), str(device), dtype, backend)  # a different file is a different model
+    key = (spec.name, str(path.resolve()), str(device), dtype, backend, parts)  # another file is another model
     with _LOCK:
         if key not in _LOADED:
             if weights is not None or isinstance(spec.weights, TorchvisionWeights):
@@ -152,9 +153,15 @@ def load(
             module = module.eval().to(device=device, dtype=dtype)
             if spec.channels_last and backends.uses_channels_last(backend):
                 module = module.to(memory_format=torch.channels_last)
-            module, runner = backends.prepare(backend, module, spec.name, digest)
+            module, runner = backends.prepare(backend, module, spec.name, digest, parts)
             log.info(
-                "loaded %s (%s, sha256 %s…) on %s as %s, %s", spec.name, path.name, digest[:12], device, dtype, backend
+                "loaded %s (%s, sha256 %s…) on %s as %s, %s",
+                spec.name,
+                path.name,
+                digest[:12],
+                device,
+                dtype,
+                runner.name,
             )
             _LOADED[key] = LoadedModel(spec, module, digest, device, dtype, runner)
         return _LOADED[key]

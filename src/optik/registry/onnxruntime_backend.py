@@ -14,7 +14,8 @@ module's code, the torch and onnxruntime versions, the opset and the input shape
 The first policy whose export passes its checks is used; a model that fails with the eager module itself on
 the varied inputs does not allow that policy. An integer graph (the int8 style predictor's) is checked as
 written, its QuantizeLinear/DequantizeLinear pairs as float operations, the same on every CPU; onnxruntime then
-runs it fused into integer kernels, which round as the original runtime's do on that CPU.
+runs it fused into integer kernels (the module writes it in the integer types those compute exactly on this CPU).
+A module's ``export_variant`` (what else its export depends on) is part of the cache key.
 """
 
 from __future__ import annotations
@@ -223,7 +224,7 @@ class OnnxRuntimeRunner:
 
     def __init__(self, module: nn.Module, model: str, weights_sha256: str, eager: Any):
         self.module, self.model, self.weights_sha256, self.eager = module, model, weights_sha256, eager
-        self.code = code_digest(module)
+        self.code = code_digest(module) + getattr(module, "export_variant", "")
         self.programs: dict[tuple, Program | None] = {}  # by input signature; None: runs eagerly
         self.lock = threading.Lock()
         self.fell_back = False
@@ -298,7 +299,7 @@ class OnnxRuntimeRunner:
         worst = 0.0
         try:
             # an int8 graph is checked as written, its QDQ pairs as float operations alike on every CPU (fused, its
-            # integer kernels round as the original runtime's do on this one), to the module's own tolerance
+            # integer kernels differ from them by float noise that flips a rounding), to the module's own tolerance
             int8_tolerance = getattr(self.module, "int8_export_tolerance", None)
             tolerance = RELATIVE_TOLERANCE if int8_tolerance is None else int8_tolerance
             for number, (checked, expected) in enumerate(checks):
