@@ -16,7 +16,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml setup.py $(LOCK) Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python $(PIP) -c $(LOCK) $(TORCH)
-	$(BIN)/python $(PIP) -c $(LOCK) -e '.[test,onnxruntime]'
+	$(BIN)/python $(PIP) -c $(LOCK) -e '.[test,onnxruntime,ncnn]'
 	# the reference MTCNN for fidelity tests only; its pins predate torch 2.14, and it needs nothing else here
 	$(BIN)/python $(PIP) -c $(LOCK) --no-deps facenet-pytorch
 	@touch $(STAMP)
@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml setup.py $(LOCK) Makefile
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python $(PIP) $(TORCH)
-	.lock-venv/bin/python $(PIP) -e '.[test,onnxruntime]'
+	.lock-venv/bin/python $(PIP) -e '.[test,onnxruntime,ncnn]'
 	.lock-venv/bin/python $(PIP) --no-deps facenet-pytorch==2.6.0
 	{ echo "# Exact versions for \`make setup\` (the test toolchain); regenerate with \`make lock\`."; \
 	  .lock-venv/bin/python -m pip freeze --all --exclude-editable | grep -v -e '^pip==' -e '^optik'; } > $(LOCK)

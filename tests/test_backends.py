@@ -22,6 +22,7 @@ from optik.registry import onnxruntime_backend as ort_backend
 from optik.registry.backends import (
     EAGER,
     FROZEN,
+    NCNN,
     NNPACK,
     ONNXRUNTIME,
     NnpackConv2d,
@@ -89,6 +90,33 @@ def test_nnpack_enhances_as_eager(model, sample):
     image = sample("chelsea")[100:164, 200:264]
     eager, ours = (results("enhance", EnhanceSettings(), model, backend, [image])[0] for backend in (EAGER, NNPACK))
     assert psnr(ours.image, eager.image) > 50
+
+
+@pytest.mark.parametrize("model", ["realesr-animevideov3", "realesrgan-x4plus-anime"])
+def test_ncnn_enhances_tiles_of_every_size_as_eager(model, sample, isolated_home):
+    """ncnn runs optik's own export written as an ncnn graph (PReLU, leaky ReLU fused into its convolutions,
+    the dense blocks' concatenations and weighted residual sums, nearest upsampling, pixel shuffle): the same
+    image as eager, tiles of every size from one graph, cached once under $OPTIK_HOME/ncnn."""
+    image = sample("coffee")[100:160, 200:270]
+    settings = EnhanceSettings(scale=None, tile=40, tile_pad=8)
+    eager, ours = (results("enhance", settings, model, backend, [image])[0] for backend in (EAGER, NCNN))
+    assert ours.image.shape == eager.image.shape == (240, 280, 3)
+    assert psnr(ours.image, eager.image) > 50
+    assert load(get_spec(model), "cpu", backend=NCNN).backend == NCNN
+    assert sorted(path.suffix for path in (isolated_home / "ncnn" / model).iterdir()) == [".bin", ".param"]
+
+
+def test_ncnn_falls_back_to_eager_where_it_cannot_translate(isolated_home, caplog):
+    """MobileNetV2's ReLU6 (an ONNX Clip) is not translated: one warning, the eager result, remembered."""
+    loaded = load(get_spec("mobilenet_v2"), "cpu", backend=NCNN)
+    x = torch.rand(2, 3, 224, 224)
+    with caplog.at_level(logging.WARNING, logger="optik"):
+        first, second = loaded(x), loaded(x)
+    warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "ncnn graph cannot be used" in warnings[0] and "ONNX Clip" in warnings[0]
+    assert loaded.backend == EAGER
+    torch.testing.assert_close(first, second, rtol=1e-5, atol=1e-5)
+    assert [path.suffix for path in (isolated_home / "ncnn" / "mobilenet_v2").glob("*.failed")] == [".failed"]
 
 
 def test_nnpack_takes_a_batch_one_image_at_a_time_with_the_eager_result():
@@ -192,7 +220,11 @@ def test_auto_is_the_measured_choice_where_it_applies():
     assert resolve("torch", "mobilenet_v2", cpu, torch.float32) == EAGER
     assert resolve("torch", "multistyle26", cpu, torch.float32) == NNPACK
     assert resolve("auto", "mobilenet_v2", cuda, torch.float16) == EAGER  # nothing measured there yet
-    assert resolve("auto", "realesrgan-x4plus", cpu, torch.float32) == NNPACK
+    assert resolve("auto", "realesrgan-x4plus", cpu, torch.float32) == NCNN
+    assert resolve("torch", "realesrgan-x4plus", cpu, torch.float32) == NNPACK
+    assert resolve("auto", "realesrgan-x4plus", cuda, torch.float16) == EAGER
+    with pytest.raises(SettingError, match="CPU"):
+        resolve("ncnn", "realesrgan-x4plus", cuda, torch.float32)
     assert resolve("auto", "not-measured", cpu, torch.float32) == EAGER
     assert onnxruntime_parts("auto", "arbitrary_style", cpu, torch.float32) == ("predictor",)
     assert onnxruntime_parts("torch", "arbitrary_style", cpu, torch.float32) == ()

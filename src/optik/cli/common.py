@@ -142,10 +142,11 @@ def run_options(command: Callable | None = None, *, batches: bool = True) -> Cal
             click.option("--half", is_flag=True, help="fp16 inference (CUDA only; fp32 with a warning on CPU)."),
             click.option(
                 "--backend",
-                type=click.Choice(("auto", "torch", "onnxruntime")),
+                type=click.Choice(("auto", "torch", "onnxruntime", "ncnn")),
                 default="auto",
                 show_default=True,
-                help="How the network runs: the fastest measured for the model (auto), PyTorch, or ONNX Runtime.",
+                help="How the network runs: the fastest measured for the model (auto), PyTorch, ONNX Runtime, or "
+                "ncnn (one-image networks: Real-ESRGAN).",
             ),
             click.option(
                 "--batch-size",

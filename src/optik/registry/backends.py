@@ -8,11 +8,13 @@
   trace per input shape.
 - ``torch-compile``: ``torch.compile`` (Inductor); tens of seconds to compile on a CPU, so never chosen there.
 - ``onnxruntime``: ONNX Runtime running an ONNX export of the module (:mod:`optik.registry.onnxruntime_backend`).
+- ``ncnn``: ncnn running that export written as an ncnn graph (:mod:`optik.registry.ncnn_backend`; networks of
+  one image in and one out, as Real-ESRGAN's).
 
 ``auto`` is the fastest measured for the model and device (:data:`MEASURED`, written from
 ``bench/backends.py``), ``torch`` the fastest PyTorch way; both fall back to ``torch-eager`` where nothing
-was measured. A choice that does not apply (ONNX Runtime on CUDA or in fp16, NNPACK missing from this torch
-build) resolves to what does.
+was measured. A choice that does not apply (ONNX Runtime or ncnn on CUDA or in fp16, NNPACK missing from this
+torch build) resolves to what does.
 """
 
 from __future__ import annotations
@@ -32,9 +34,9 @@ from optik.errors import SettingError
 log = logging.getLogger("optik")
 
 EAGER, NNPACK, FROZEN, COMPILE = "torch-eager", "torch-nnpack", "torch-frozen", "torch-compile"
-ONNXRUNTIME = "onnxruntime"
-BACKENDS = (EAGER, NNPACK, FROZEN, COMPILE, ONNXRUNTIME)
-CHOICES = ("auto", "torch", ONNXRUNTIME, *BACKENDS[:4])  # what load(backend=...) accepts
+ONNXRUNTIME, NCNN = "onnxruntime", "ncnn"
+BACKENDS = (EAGER, NNPACK, FROZEN, COMPILE, ONNXRUNTIME, NCNN)
+CHOICES = ("auto", "torch", ONNXRUNTIME, NCNN, *BACKENDS[:4])  # what load(backend=...) accepts
 
 
 @dataclass(frozen=True)
@@ -62,9 +64,10 @@ MEASURED: dict[str, dict[str, Measured]] = {
     "selfie": {"cpu": Measured(ONNXRUNTIME)},
     "meet": {"cpu": Measured(ONNXRUNTIME)},  # 4 ms against 7 eager (15 on 2 threads, waking sleeping OpenMP threads)
     "isnet": {"cpu": Measured(NNPACK, NNPACK)},
-    "realesrgan-x4plus": {"cpu": Measured(NNPACK, NNPACK)},
-    "realesrgan-x4plus-anime": {"cpu": Measured(NNPACK, NNPACK)},
-    "realesr-animevideov3": {"cpu": Measured(NNPACK, NNPACK)},
+    # ncnn on optik's graph: level with the original ncnn (0.99-1.01 on 1 thread), NNPACK 1.04-1.18× it
+    "realesrgan-x4plus": {"cpu": Measured(NCNN, NNPACK)},
+    "realesrgan-x4plus-anime": {"cpu": Measured(NCNN, NNPACK)},
+    "realesr-animevideov3": {"cpu": Measured(NCNN, NNPACK)},
     "multistyle26": {"cpu": Measured(ONNXRUNTIME, NNPACK)},
     # the transformer on NNPACK (0.7× the original's int8 graph), the predictor's int8 export (0.6×; eager 4×)
     "arbitrary_style": {"cpu": Measured(NNPACK, NNPACK, onnxruntime_parts=("predictor",))},
@@ -90,15 +93,16 @@ def resolve(choice: str, model: str, device: torch.device, dtype: torch.dtype) -
         raise SettingError("backend", f"{choice} is not a backend (use {', '.join(CHOICES[:3])})")
     measured = MEASURED.get(model, {}).get(device.type, Measured(EAGER))
     wanted = {"auto": measured.auto, "torch": measured.torch}.get(choice, choice)
-    if wanted == ONNXRUNTIME:
+    if wanted in (ONNXRUNTIME, NCNN):
+        extra = "onnxruntime" if wanted == ONNXRUNTIME else "ncnn"
         if device.type != "cpu" or dtype != torch.float32:
-            if choice == ONNXRUNTIME:
-                raise SettingError("backend", f"onnxruntime runs models in float32 on the CPU here, not on {device}")
+            if choice == wanted:
+                raise SettingError("backend", f"{wanted} runs models in float32 on the CPU here, not on {device}")
             wanted = measured.torch
-        elif not onnxruntime_installed():
-            if choice == ONNXRUNTIME:
-                raise SettingError("backend", "onnxruntime is not installed (pip install 'optik[onnxruntime]')")
-            log.info("onnxruntime is not installed; running %s with %s", model, measured.torch)
+        elif not installed(wanted):
+            if choice == wanted:
+                raise SettingError("backend", f"{wanted} is not installed (pip install 'optik[{extra}]')")
+            log.info("%s is not installed; running %s with %s", wanted, model, measured.torch)
             wanted = measured.torch
     if wanted == NNPACK and (device.type != "cpu" or dtype != torch.float32 or not torch._nnpack_available()):
         wanted = EAGER
@@ -107,16 +111,17 @@ def resolve(choice: str, model: str, device: torch.device, dtype: torch.dtype) -
 
 def onnxruntime_parts(choice: str, model: str, device: torch.device, dtype: torch.dtype) -> tuple[str, ...]:
     """The parts of ``model`` that ``choice`` runs through onnxruntime beside the backend :func:`resolve` gives."""
-    if choice != "auto" or device.type != "cpu" or dtype != torch.float32 or not onnxruntime_installed():
+    if choice != "auto" or device.type != "cpu" or dtype != torch.float32 or not installed(ONNXRUNTIME):
         return ()
     return MEASURED.get(model, {}).get("cpu", Measured(EAGER)).onnxruntime_parts
 
 
-def onnxruntime_installed() -> bool:
-    """onnxruntime, and onnx for torch's exporter (the ``optik[onnxruntime]`` extra)."""
+def installed(backend: str) -> bool:
+    """Whether a runtime backend's packages are here (the ``optik[onnxruntime]`` / ``optik[ncnn]`` extras): the
+    runtime, and onnx for torch's exporter."""
     from importlib.util import find_spec
 
-    return find_spec("onnxruntime") is not None and find_spec("onnx") is not None
+    return find_spec(backend) is not None and find_spec("onnx") is not None
 
 
 def uses_channels_last(backend: str) -> bool:
@@ -275,8 +280,12 @@ def prepare(
         call = FrozenRunner(module)
     elif backend == COMPILE:
         call = CompiledRunner(module)
-    elif backend != ONNXRUNTIME:
+    elif backend not in (ONNXRUNTIME, NCNN):
         call = EagerRunner(module)
+    if backend == NCNN:
+        from optik.registry.ncnn_backend import NcnnRunner
+
+        return module, NcnnRunner(module, model, weights_sha256, EagerRunner(module))
     if backend != ONNXRUNTIME and not onnxruntime_parts:
         return module, call
     from optik.registry.onnxruntime_backend import OnnxRuntimeRunner
