@@ -90,18 +90,17 @@ CALLED_PARTS: dict[str, tuple[str, ...]] = {
 def resolve(choice: str, model: str, device: torch.device, dtype: torch.dtype) -> str:
     """The concrete backend that ``choice`` means for ``model`` on ``device`` in ``dtype``."""
     if choice not in CHOICES:
-        raise SettingError("backend", f"{choice} is not a backend (use {', '.join(CHOICES[:3])})")
+        raise SettingError("backend", f"{choice} is not a backend (use {', '.join(CHOICES[:4])})")
     measured = MEASURED.get(model, {}).get(device.type, Measured(EAGER))
     wanted = {"auto": measured.auto, "torch": measured.torch}.get(choice, choice)
-    if wanted in (ONNXRUNTIME, NCNN):
-        extra = "onnxruntime" if wanted == ONNXRUNTIME else "ncnn"
+    if wanted in (ONNXRUNTIME, NCNN):  # each the name of its runtime's package and of optik's extra
         if device.type != "cpu" or dtype != torch.float32:
             if choice == wanted:
                 raise SettingError("backend", f"{wanted} runs models in float32 on the CPU here, not on {device}")
             wanted = measured.torch
         elif not installed(wanted):
             if choice == wanted:
-                raise SettingError("backend", f"{wanted} is not installed (pip install 'optik[{extra}]')")
+                raise SettingError("backend", f"{wanted} is not installed (pip install 'optik[{wanted}]')")
             log.info("%s is not installed; running %s with %s", wanted, model, measured.torch)
             wanted = measured.torch
     if wanted == NNPACK and (device.type != "cpu" or dtype != torch.float32 or not torch._nnpack_available()):
@@ -273,6 +272,10 @@ def prepare(
     """The module as families will call it and the runner of calls to the model, for a resolved ``backend``.
     NNPACK rewrites ``module`` in place; onnxruntime routes the parts its family calls (:data:`CALLED_PARTS`), or
     only ``onnxruntime_parts`` under another backend."""
+    if backend == NCNN:
+        from optik.registry.ncnn_backend import NcnnRunner
+
+        return module, NcnnRunner(module, model, weights_sha256, EagerRunner(module))
     if backend == NNPACK:
         log.debug("%s: %d convolutions through NNPACK", model, use_nnpack(module))
         call: Runner = EagerRunner(module, NNPACK)
@@ -280,12 +283,8 @@ def prepare(
         call = FrozenRunner(module)
     elif backend == COMPILE:
         call = CompiledRunner(module)
-    elif backend not in (ONNXRUNTIME, NCNN):
+    elif backend != ONNXRUNTIME:
         call = EagerRunner(module)
-    if backend == NCNN:
-        from optik.registry.ncnn_backend import NcnnRunner
-
-        return module, NcnnRunner(module, model, weights_sha256, EagerRunner(module))
     if backend != ONNXRUNTIME and not onnxruntime_parts:
         return module, call
     from optik.registry.onnxruntime_backend import OnnxRuntimeRunner
