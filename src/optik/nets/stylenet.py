@@ -148,11 +148,11 @@ def unsigned_int8_weights() -> bool:
     return bool(capabilities.get("avx2") and not vnni)
 
 
-def _export_quantisation(x: Tensor, scale: Tensor | float, zero_point: Tensor | int, signed: bool) -> Tensor:
-    """An activation's QuantizeLinear → DequantizeLinear pair in an export, always uint8 (an int8 one's zero point
-    + 128: the same steps): onnxruntime fuses every convolution and sum of uint8 activations into integer kernels,
-    only some with int8 ones (37 of 52, 1.7× slower)."""
-    return torch.fake_quantize_per_tensor_affine(x, scale, zero_point + 128 if signed else zero_point, 0, 255)
+def _export_quantisation(x: Tensor, scale: Tensor | float, zero_point: Tensor | int, qmin: int) -> Tensor:
+    """An activation's QuantizeLinear → DequantizeLinear pair in an export, always uint8 (the zero point moved by
+    ``-qmin``: the same steps): onnxruntime fuses every convolution and sum of uint8 activations into integer
+    kernels, only some with int8 ones (37 of 52, 1.7× slower)."""
+    return torch.fake_quantize_per_tensor_affine(x, scale, zero_point - qmin, 0, 255)
 
 
 class FakeQuant(nn.Module):
@@ -167,8 +167,8 @@ class FakeQuant(nn.Module):
 
     def __init__(self, signed: bool = True, enabled: bool = True):
         super().__init__()
-        self.signed, self.enabled = signed, enabled
         self.qmin, self.qmax = (-128, 127) if signed else (0, 255)
+        self.enabled = enabled
         self.register_buffer("scale", torch.ones(()))
         self.register_buffer("zero_point", torch.zeros(()))
 
@@ -177,7 +177,7 @@ class FakeQuant(nn.Module):
             return x
         scale, zero_point = self.scale.float(), self.zero_point.float()
         if torch.onnx.is_in_onnx_export():
-            return _export_quantisation(x, scale, zero_point.int(), self.signed)
+            return _export_quantisation(x, scale, zero_point.int(), self.qmin)
         q = torch.clamp(torch.round(x.float() / scale) + zero_point, self.qmin, self.qmax)
         return ((q - zero_point) * scale).to(x.dtype)
 
@@ -187,10 +187,9 @@ def _int8_weight(weight: Tensor) -> Tensor:
     largest magnitude is 127 steps: the converter checks it), as a QuantizeLinear → DequantizeLinear pair (the same
     steps as uint8 around 128 where :func:`unsigned_int8_weights`)."""
     scale = weight.abs().flatten(1).amax(1).clamp_min(1e-30) / 127
-    zero_point = torch.zeros_like(scale, dtype=torch.int32)
-    if unsigned_int8_weights():
-        return torch.fake_quantize_per_channel_affine(weight, scale, zero_point + 128, 0, 0, 255)
-    return torch.fake_quantize_per_channel_affine(weight, scale, zero_point, 0, -128, 127)
+    shift = 128 if unsigned_int8_weights() else 0
+    zero_point = torch.full_like(scale, shift, dtype=torch.int32)
+    return torch.fake_quantize_per_channel_affine(weight, scale, zero_point, 0, shift - 128, shift + 127)
 
 
 class _SameConv(torch.autograd.Function):
@@ -309,7 +308,7 @@ class StylePredictor(nn.Module):
 
     def forward(self, image: Tensor) -> Tensor:
         if torch.onnx.is_in_onnx_export():
-            image = _export_quantisation(image, IMAGE_SCALE, IMAGE_ZERO_POINT, signed=True)
+            image = _export_quantisation(image, IMAGE_SCALE, IMAGE_ZERO_POINT, qmin=-128)
         x = self.stem_q(F.relu6(self.stem(image)))
         x = self.head_q(F.relu6(self.head(self.blocks(x))))
         return self.bottleneck_q(self.bottleneck(self.pool_q(x.mean(dim=(2, 3)))))

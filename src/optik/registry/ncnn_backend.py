@@ -83,20 +83,19 @@ def ncnn_graph(model: Any) -> tuple[str, bytes]:
     fused: set[int] = set()  # nodes folded into an earlier layer
     renamed: dict[str, str] = {}  # a fused node's output → the blob that carries it
 
-    def scalar(name: str) -> float:
+    def scalar(name: str) -> float | None:
+        """The value of a one-element constant; None for anything else."""
         value = constants.get(name)
-        if value is None or value.size != 1:
-            raise Unsupported(f"{name} is not a constant scalar")
-        return float(value.reshape(()))
+        return float(value.reshape(())) if value is not None and value.size == 1 else None
 
     weighted: dict[int, tuple[int, float, str]] = {}  # a sum's node → (its scaled term, the scale, what is scaled)
     for node in nodes:
         if node.op_type == "Add" and not any(name in constants for name in node.input):
             for index, name in enumerate(node.input):
                 term = producer.get(name)
-                scaled = term is not None and term.op_type == "Mul" and term.input[1] in constants
-                if scaled and only_reader(name) is node and constants[term.input[1]].size == 1:
-                    weighted[id(node)] = (index, scalar(term.input[1]), term.input[0])
+                coefficient = scalar(term.input[1]) if term is not None and term.op_type == "Mul" else None
+                if coefficient is not None and only_reader(name) is node:
+                    weighted[id(node)] = (index, coefficient, term.input[0])
                     fused.add(id(term))
                     break
 
@@ -142,7 +141,7 @@ def ncnn_graph(model: Any) -> tuple[str, bytes]:
             if attributes.get("axis") != 1:
                 raise Unsupported("concatenation on another axis than channels")
             layers.append(("Concat", inputs, [output], "0=0"))
-        elif kind == "Mul" and node.input[1] in constants:
+        elif kind == "Mul" and scalar(node.input[1]) is not None:
             layers.append(("BinaryOp", inputs[:1], [output], f"0=2 1=1 2={scalar(node.input[1]):e}"))
         elif kind == "Add" and id(node) in weighted:
             index, coefficient, source = weighted[id(node)]
@@ -250,7 +249,7 @@ class NcnnRunner:
             return self._give_up(failed.read_text())
         try:
             if not self.path.with_suffix(".bin").exists():
-                self._write(images)
+                return self._write(images, threads)
             return _load(self.path, threads)
         except Exception as exc:  # an operation not translated, or a graph that computes something else
             reason = f"{'mismatch' if isinstance(exc, ExportMismatch) else 'error'}: {exc}"[:500]
@@ -258,8 +257,9 @@ class NcnnRunner:
                 failed.write_text(reason)
             return self._give_up(reason)
 
-    def _write(self, images: torch.Tensor) -> None:
-        """Export and translate; check on these images and on ones of another size; publish (temp + rename)."""
+    def _write(self, images: torch.Tensor, threads: int) -> Any:
+        """Export and translate; check on these images and on ones of another size; publish (temp + rename).
+        The checked network, loaded for ``threads``."""
         import onnx
 
         log.info("%s: writing an ncnn graph (once; cached in %s)", self.model, self.path.parent)
@@ -272,7 +272,7 @@ class NcnnRunner:
         try:
             staged.with_suffix(".param").write_text(param)
             staged.with_suffix(".bin").write_bytes(weights)
-            net = _load(staged, torch.get_num_threads())
+            net = _load(staged, threads)
             for sample in (images[:1], varied((images[:1],), "dynamic")[0]):
                 worst = largest_difference([_run(net, sample)], [self.eager(sample).float().numpy()])
                 if not worst <= RELATIVE_TOLERANCE:
@@ -282,6 +282,7 @@ class NcnnRunner:
                 os.replace(staged.with_suffix(suffix), self.path.with_suffix(suffix))
         finally:
             shutil.rmtree(staged.parent, ignore_errors=True)
+        return net
 
     def _give_up(self, reason: str) -> None:
         if not self.fell_back:
