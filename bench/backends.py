@@ -46,6 +46,7 @@ from optik.registry.backends import (
     COMPILE,
     EAGER,
     MEASURED,
+    NCNN,
     NNPACK,
     ONNXRUNTIME,
     onnxruntime_parts,
@@ -306,7 +307,9 @@ def runner(case: Case, backend: str, inputs: tuple) -> Callable[[], Any] | None:
     if loaded.backend != backend or not reaches(case, backend):
         return None  # not available here, or not reaching the family's calls
     if not case.call:
-        return partial(loaded, *inputs)
+        if backend == NCNN:
+            loaded(*inputs)  # writes the graph, or falls back to eager where ncnn cannot run the model
+        return partial(loaded, *inputs) if loaded.backend == backend else None
     target: Any = loaded
     for attribute in case.call.split("."):
         target = getattr(target, attribute)

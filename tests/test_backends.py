@@ -106,6 +106,29 @@ def test_ncnn_enhances_tiles_of_every_size_as_eager(model, sample, isolated_home
     assert sorted(path.suffix for path in (isolated_home / "ncnn" / model).iterdir()) == [".bin", ".param"]
 
 
+@pytest.mark.pulled
+def test_ncnn_cuts_out_as_eager(sample, tmp_path, monkeypatch):
+    """ISNet as an ncnn graph: ceil-mode max pooling (padding at the end, also where a blob is one pixel across),
+    bilinear resizing to another blob's size (the export's shape arithmetic dropped), sigmoid, the input's
+    scaling. The same masks as eager; the weights, pulled as float16, cached as float16."""
+    spec = get_spec("isnet")
+    pulled = spec.cache_path()
+    monkeypatch.setenv("OPTIK_HOME", str(tmp_path))  # a fresh ncnn cache, with the pulled weights in it
+    monkeypatch.setattr(loading, "_LOADED", {})
+    spec.cache_path().parent.mkdir(parents=True)
+    for suffix in (".safetensors", ".json"):  # the weights and the checksum they were pulled with
+        spec.cache_path().with_suffix(suffix).symlink_to(pulled.with_suffix(suffix))
+    images = [sample("chelsea"), sample("coffee")]
+    eager, ours = (results("segment", SegmentSettings(), "isnet", backend, images) for backend in (EAGER, NCNN))
+    assert load(spec, "cpu", backend=NCNN).backend == NCNN
+    assert sorted(path.suffix for path in (tmp_path / "ncnn" / "isnet").iterdir()) == [".bin", ".param"]
+    (graph,) = (tmp_path / "ncnn" / "isnet").glob("*.bin")
+    assert graph.stat().st_size < 1.01 * pulled.stat().st_size  # the float16 weights stay float16: 88 MB, not 176
+    for a, b in zip(eager, ours, strict=True):
+        assert np.abs(a.mask.astype(int) - b.mask).max() <= 1
+        assert abs(a.foreground - b.foreground) < 1e-3
+
+
 def test_ncnn_falls_back_to_eager_where_it_cannot_translate(isolated_home, caplog):
     """MobileNetV2's ReLU6 (an ONNX Clip) is not translated: one warning, the eager result, remembered."""
     loaded = load(get_spec("mobilenet_v2"), "cpu", backend=NCNN)

@@ -9,7 +9,7 @@
 - ``torch-compile``: ``torch.compile`` (Inductor); tens of seconds to compile on a CPU, so never chosen there.
 - ``onnxruntime``: ONNX Runtime running an ONNX export of the module (:mod:`optik.registry.onnxruntime_backend`).
 - ``ncnn``: ncnn running that export written as an ncnn graph (:mod:`optik.registry.ncnn_backend`; networks of
-  one image in and one out, as Real-ESRGAN's).
+  one image in and one out: Real-ESRGAN, ISNet).
 
 ``auto`` is the fastest measured for the model and device (:data:`MEASURED`, written from
 ``bench/backends.py``), ``torch`` the fastest PyTorch way; both fall back to ``torch-eager`` where nothing
@@ -63,7 +63,7 @@ MEASURED: dict[str, dict[str, Measured]] = {
     "centernet": {"cpu": Measured(ONNXRUNTIME, NNPACK)},
     "selfie": {"cpu": Measured(ONNXRUNTIME)},
     "meet": {"cpu": Measured(ONNXRUNTIME)},  # 4 ms against 7 eager (15 on 2 threads, waking sleeping OpenMP threads)
-    "isnet": {"cpu": Measured(NNPACK, NNPACK)},
+    "isnet": {"cpu": Measured(NCNN, NNPACK)},  # ncnn 0.49 / 0.58× the original onnxruntime (1 / 2 threads)
     # ncnn on optik's graph: level with the original ncnn (0.99-1.01 on 1 thread), NNPACK 1.04-1.18× it
     "realesrgan-x4plus": {"cpu": Measured(NCNN, NNPACK)},
     "realesrgan-x4plus-anime": {"cpu": Measured(NCNN, NNPACK)},

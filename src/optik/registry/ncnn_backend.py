@@ -1,6 +1,6 @@
 """ncnn as a backend: optik's own module, exported to ONNX and written as an ncnn graph (the module stays the
 source of truth). ncnn is the runtime Real-ESRGAN ships with (realesrgan-ncnn-vulkan); on a CPU its Winograd
-convolutions with fused activations beat NNPACK's on those networks.
+convolutions with fused activations beat NNPACK's on Real-ESRGAN and on ISNet's U-Net (and onnxruntime's).
 
 The graph is made on the model's first call (the export of :mod:`optik.registry.onnxruntime_backend`, then
 :func:`ncnn_graph`), checked against the eager output on that call's inputs and on inputs of another size, and
@@ -39,7 +39,7 @@ from optik.registry.packages import optik_home
 
 log = logging.getLogger("optik")
 
-RECIPE = 1  # bump when the graph writer changes: old cache entries are then ignored
+RECIPE = 2  # bump when the graph writer changes: old cache entries are then ignored
 MAGIC = 7767517  # the first line of an ncnn .param file
 
 
@@ -54,10 +54,12 @@ def _attributes(node: Any) -> dict[str, Any]:
 
 
 def ncnn_graph(model: Any) -> tuple[str, bytes]:
-    """An ONNX model of one image input and one output (convolutions, ReLU / leaky ReLU / PReLU, concatenation,
-    sums, scaling by a constant, nearest resizing, depth-to-space) as ncnn's ``.param`` text and ``.bin``
-    weights. A leaky ReLU after a convolution is fused into it, ``a + b * c`` (c a constant) becomes one
-    ``Eltwise`` sum with coefficients, blobs read more than once go through a ``Split``, as ncnn's converters do."""
+    """An ONNX model of one image input and one output (convolutions, ReLU / leaky ReLU / PReLU / sigmoid,
+    concatenation, sums, arithmetic with a constant, max pooling, nearest resizing by constant scales, bilinear
+    resizing to another blob's size, depth-to-space) as ncnn's ``.param`` text and ``.bin`` weights. A (leaky)
+    ReLU after a convolution is fused into it, ``a + b * c`` (c a constant) becomes one ``Eltwise`` sum with
+    coefficients, the shape arithmetic that sizes a resize is dropped (ncnn's ``Interp`` reads the size from the
+    blob itself), blobs read more than once go through a ``Split``, as ncnn's converters do."""
     from onnx import numpy_helper
 
     graph = model.graph
@@ -87,6 +89,9 @@ def ncnn_graph(model: Any) -> tuple[str, bytes]:
         """The value of a one-element constant; None for anything else."""
         value = constants.get(name)
         return float(value.reshape(())) if value is not None and value.size == 1 else None
+
+    reference = {id(node): _size_reference(node, producer) for node in nodes if node.op_type == "Resize"}
+    fused |= {id(node) for node in nodes if _computes_a_shape(node, producer, nodes)}
 
     weighted: dict[int, tuple[int, float, str]] = {}  # a sum's node → (its scaled term, the scale, what is scaled)
     for node in nodes:
@@ -126,7 +131,7 @@ def ncnn_graph(model: Any) -> tuple[str, bytes]:
                 parameters += " 9=1" if slope == 0.0 else f" 9=2 -23310=1,{slope:e}"
                 fused.add(id(activation))
                 renamed[activation.output[0]] = output
-            weights += struct.pack("<I", 0) + weight.tobytes()  # a 4-byte tag 0: float32 data follows
+            weights += _tagged(weight)
             if bias is not None:
                 weights += bias.tobytes()
             layers.append(("Convolution", inputs[:1], [output], parameters))
@@ -141,8 +146,9 @@ def ncnn_graph(model: Any) -> tuple[str, bytes]:
             if attributes.get("axis") != 1:
                 raise Unsupported("concatenation on another axis than channels")
             layers.append(("Concat", inputs, [output], "0=0"))
-        elif kind == "Mul" and scalar(node.input[1]) is not None:
-            layers.append(("BinaryOp", inputs[:1], [output], f"0=2 1=1 2={scalar(node.input[1]):e}"))
+        elif kind in SCALAR_OPERATIONS and scalar(node.input[1]) is not None:
+            operation = SCALAR_OPERATIONS[kind]
+            layers.append(("BinaryOp", inputs[:1], [output], f"0={operation} 1=1 2={scalar(node.input[1]):e}"))
         elif kind == "Add" and id(node) in weighted:
             index, coefficient, source = weighted[id(node)]
             inputs[index] = renamed.get(source, source)
@@ -151,6 +157,28 @@ def ncnn_graph(model: Any) -> tuple[str, bytes]:
             layers.append(("Eltwise", inputs, [output], f"0=1 -23301=2,{coefficients[0]:e},{coefficients[1]:e}"))
         elif kind == "Add" and all(name not in constants for name in node.input):
             layers.append(("BinaryOp", inputs, [output], "0=0"))
+        elif kind == "Resize" and reference[id(node)] is not None:
+            if attributes.get("mode") != b"linear" or attributes.get("coordinate_transformation_mode") not in (
+                b"half_pixel",
+                b"pytorch_half_pixel",
+            ):
+                raise Unsupported("resizing to another blob's size other than bilinear without aligned corners")
+            like = reference[id(node)]
+            layers.append(("Interp", [inputs[0], renamed.get(like, like)], [output], "0=2 5=1 6=0"))
+        elif kind == "MaxPool":
+            (kernel_h, kernel_w), (stride_h, stride_w) = attributes["kernel_shape"], attributes.get("strides", [1, 1])
+            pad = attributes.get("pads", [0])[0]
+            if attributes.get("dilations", [1, 1]) != [1, 1] or len(set(attributes.get("pads", [0]))) != 1:
+                raise Unsupported("dilated or unevenly padded max pooling")
+            ceil = attributes.get("ceil_mode", 0)
+            if ceil and (pad or (kernel_h, kernel_w) != (stride_h, stride_w)):
+                raise Unsupported("max pooling in ceil mode with padding or overlapping windows")
+            # ceil mode over windows that tile the input is padding at the end ("same upper", 2) on any size;
+            # ncnn's own ceil mode ("full padding", 0) makes two pixels of one
+            parameters = f"0=0 1={kernel_w} 11={kernel_h} 2={stride_w} 12={stride_h} 3={pad} 5={2 if ceil else 1}"
+            layers.append(("Pooling", inputs, [output], parameters))
+        elif kind == "Sigmoid":
+            layers.append(("Sigmoid", inputs, [output], ""))
         elif kind == "Resize":
             resize = attributes
             scales = constants.get(node.input[2]) if len(node.input) > 2 else None
@@ -169,6 +197,62 @@ def ncnn_graph(model: Any) -> tuple[str, bytes]:
             raise Unsupported(f"no ncnn layer is written for ONNX {kind}")
     output = graph.output[0].name
     return _with_splits(layers, renamed.get(output, output)), bytes(weights)
+
+
+FLOAT16_TAG = 0x01306B47  # in a .bin, before weights stored as float16 (ncnn widens them when it loads)
+
+
+def _tagged(weight: np.ndarray) -> bytes:
+    """Convolution weights as ncnn reads them: a 4-byte tag, then float16 where that is exact (weights stored in
+    float16: half the file) or float32 (tag 0)."""
+    half = weight.astype(np.float16)
+    if np.array_equal(half.astype(np.float32), weight):
+        data = half.tobytes()
+        return struct.pack("<I", FLOAT16_TAG) + data + bytes(-len(data) % 4)  # padded to 4 bytes
+    return struct.pack("<I", 0) + weight.tobytes()
+
+
+#: ONNX operations on a blob and a constant → ncnn BinaryOp's operation
+SCALAR_OPERATIONS = {"Add": 0, "Sub": 1, "Mul": 2, "Div": 3}
+SHAPE_OPERATIONS = {"Shape", "Gather", "Unsqueeze", "Slice", "Cast", "Concat"}
+
+
+def _size_reference(resize: Any, producer: dict[str, Any]) -> str | None:
+    """The blob whose height and width a ``Resize`` takes (``F.interpolate(x, size=like.shape[2:])``): the one
+    blob other than the resized one that its ``sizes`` are computed from by shape operations; None for a resize by
+    constant scales."""
+    if len(resize.input) < 4 or not resize.input[3]:
+        return None
+    measured: set[str] = set()
+    pending = [resize.input[3]]
+    while pending:
+        node = producer.get(pending.pop())
+        if node is None:
+            continue
+        if node.op_type == "Shape":
+            measured.add(node.input[0])
+        elif node.op_type in SHAPE_OPERATIONS:
+            pending += node.input
+        else:
+            raise Unsupported(f"a resize to sizes computed with ONNX {node.op_type}")
+    others = measured - {resize.input[0]}
+    if len(others) != 1:
+        raise Unsupported("a resize to sizes taken from several blobs")
+    return others.pop()
+
+
+def _computes_a_shape(node: Any, producer: dict[str, Any], nodes: list[Any]) -> bool:
+    """Whether ``node`` only computes sizes for a ``Resize`` (its outputs read by shape operations and as a
+    resize's ``sizes``): ncnn's Interp takes the size from the reference blob itself."""
+    if node.op_type not in SHAPE_OPERATIONS:
+        return False
+    outputs = set(node.output)
+    readers = [reader for reader in nodes if outputs & set(reader.input)]
+    return bool(readers) and all(
+        (reader.op_type == "Resize" and set(reader.input[:3]).isdisjoint(outputs))
+        or (reader.op_type in SHAPE_OPERATIONS and _computes_a_shape(reader, producer, nodes))
+        for reader in readers
+    )
 
 
 def _with_splits(layers: list[tuple[str, list[str], list[str], str]], output: str) -> str:
@@ -224,7 +308,7 @@ class NcnnRunner:
     def __init__(self, module: nn.Module, model: str, weights_sha256: str, eager: Any):
         self.module, self.model, self.eager = module, model, eager
         self.path = optik_home() / "ncnn" / model / cache_key(model, weights_sha256, code_digest(module))
-        self.nets: dict[int, Any] = {}  # by thread count: ncnn plans its convolutions for the count it loads with
+        self.nets: dict[int, Graph | None] = {}  # by thread count: ncnn plans its convolutions for that count
         self.lock = threading.Lock()
         self.fell_back = False
 
@@ -240,9 +324,9 @@ class NcnnRunner:
         net = self.nets.get(threads)
         if net is None:
             return self.eager(images)
-        return torch.from_numpy(_run(net, images))
+        return torch.from_numpy(net(images))
 
-    def _net(self, images: torch.Tensor, threads: int) -> Any:
+    def _net(self, images: torch.Tensor, threads: int) -> Graph | None:
         """The cached or newly written graph, loaded; None (the model runs eagerly) if it cannot be used."""
         failed = self.path.with_suffix(".failed")
         if failed.exists():
@@ -250,14 +334,14 @@ class NcnnRunner:
         try:
             if not self.path.with_suffix(".bin").exists():
                 return self._write(images, threads)
-            return _load(self.path, threads)
+            return Graph(self.path, threads)
         except Exception as exc:  # an operation not translated, or a graph that computes something else
             reason = f"{'mismatch' if isinstance(exc, ExportMismatch) else 'error'}: {exc}"[:500]
             with contextlib.suppress(OSError):  # remembered where the cache is writable
                 failed.write_text(reason)
             return self._give_up(reason)
 
-    def _write(self, images: torch.Tensor, threads: int) -> Any:
+    def _write(self, images: torch.Tensor, threads: int) -> Graph:
         """Export and translate; check on a corner of the first image and on one of another size (the graph
         takes any size, so a 64-pixel corner checks it as well as a whole tile at a fraction of the eager time);
         publish (temp + rename). The checked network, loaded for ``threads``."""
@@ -274,9 +358,9 @@ class NcnnRunner:
         try:
             staged.with_suffix(".param").write_text(param)
             staged.with_suffix(".bin").write_bytes(weights)
-            net = _load(staged, threads)
+            net = Graph(staged, threads)
             for sample in (corner, varied((corner,), "dynamic")[0]):
-                worst = largest_difference([_run(net, sample)], [self.eager(sample).float().numpy()])
+                worst = largest_difference([net(sample)], [self.eager(sample).float().numpy()])
                 if not worst <= RELATIVE_TOLERANCE:
                     raise ExportMismatch(f"differs from PyTorch by {worst:.2g} of the output's range")
             for suffix in (".param", ".bin"):  # the .bin last: its presence marks a finished graph
@@ -293,28 +377,35 @@ class NcnnRunner:
         return None
 
 
-def _load(path: Path, threads: int) -> Any:
-    """``path``'s ``.param`` and ``.bin`` as an ncnn network on ``threads`` CPU threads."""
-    import ncnn
+class Graph:
+    """An ncnn network loaded for a thread count, with the memory pools its runs draw from: a call reuses the
+    last call's blobs and scratch instead of taking fresh pages (2-3 % on Real-ESRGAN tiles and ISNet)."""
 
-    net = ncnn.Net()
-    net.opt.use_vulkan_compute = False
-    net.opt.num_threads = threads
-    if net.load_param(str(path.with_suffix(".param"))) or net.load_model(str(path.with_suffix(".bin"))):
-        raise RuntimeError(f"ncnn could not load {path}")
-    return net
+    def __init__(self, path: Path, threads: int):
+        import ncnn
 
+        self.net = ncnn.Net()
+        self.net.opt.use_vulkan_compute = False
+        self.net.opt.num_threads = threads
+        if self.net.load_param(str(path.with_suffix(".param"))) or self.net.load_model(str(path.with_suffix(".bin"))):
+            raise RuntimeError(f"ncnn could not load {path}")
+        # set after loading, so the weights are not in them; runs take from and give back to them (thread-safe)
+        self.pools = ncnn.PoolAllocator(), ncnn.PoolAllocator()
+        self.net.opt.blob_allocator, self.net.opt.workspace_allocator = self.pools
 
-def _run(net: Any, images: torch.Tensor) -> np.ndarray:
-    """An N×C×H×W batch through ``net``, image by image."""
-    import ncnn
+    def __call__(self, images: torch.Tensor) -> np.ndarray:
+        """An N×C×H×W batch through the network, image by image."""
+        import ncnn
 
-    outputs = []
-    for image in images.detach().float().contiguous().numpy():  # ncnn.Mat reads each in place: kept alive
-        extractor = net.create_extractor()
-        extractor.input("data", ncnn.Mat(image))
-        status, output = extractor.extract("output")
-        if status != 0:
-            raise RuntimeError(f"ncnn could not run the graph (status {status})")
-        outputs.append(np.array(output))
-    return np.stack(outputs)
+        outputs = []
+        for image in images.detach().float().contiguous().numpy():
+            extractor = self.net.create_extractor()
+            # ncnn.Mat(array) wraps the array's memory: the copy is ncnn's own, aligned for its vector loads (an
+            # in-place first layer crashes on numpy's alignment) and free for in-place layers to overwrite
+            extractor.input("data", ncnn.Mat(image).clone())
+            status, output = extractor.extract("output")
+            if status != 0:
+                raise RuntimeError(f"ncnn could not run the graph (status {status})")
+            outputs.append(np.array(output))
+            del extractor, output  # their blobs back to the pools now
+        return np.stack(outputs)
