@@ -3,7 +3,7 @@
     .venv/bin/python bench/backends.py [--threads 1,2] [--repeat 5] [--models nanodet,isnet] [--quick]
 
 For each embedded (and pulled, when present) model, on real photos prepared as optik prepares them:
-optik through each backend (`torch-eager`, `torch-nnpack`, `torch-frozen`, `onnxruntime`; see
+optik through each backend (`torch-eager`, `torch-nnpack`, `torch-frozen`, `onnxruntime`, `ncnn`; see
 optik.registry.backends) and the original runtime where one runs in Python — onnxruntime on the original ONNX
 (ISNet, the style models, PP-OCR), ncnn (Real-ESRGAN), the original PyTorch code (torchvision's MobileNetV2,
 facenet-pytorch's MTCNN). All of them run alternately, `--repeat` times after a warm-up (the export or trace
@@ -11,8 +11,9 @@ on the first call is not timed), and the median is reported, at each thread coun
 in a process of its own: NNPACK's thread pool keeps the size it had on its first use). The machine's load
 average is printed with the table: on a shared box take the ratios, not the times.
 
-A backend that does not reach the family's calls is left out (–): frozen TorchScript for families that call
-`model.module` or its parts (style, MTCNN, PP-OCR's recogniser). The last columns: optik's `auto` choice
+A backend that does not reach the family's calls is left out (–): frozen TorchScript and ncnn for families that
+call `model.module` or its parts (style, MTCNN, PP-OCR's recogniser); so is ncnn where it cannot translate the
+network and falls back to PyTorch. The last columns: optik's `auto` choice
 (registry.backends.MEASURED) and its time over the original runtime's. `--quick`: one small case per kind,
 run once (a smoke test).
 """

@@ -91,7 +91,7 @@ def ncnn_graph(model: Any) -> tuple[str, bytes]:
         return float(value.reshape(())) if value is not None and value.size == 1 else None
 
     reference = {id(node): _size_reference(node, producer) for node in nodes if node.op_type == "Resize"}
-    fused |= {id(node) for node in nodes if _computes_a_shape(node, producer, nodes)}
+    fused |= {id(node) for node in nodes if _computes_a_shape(node, readers)}
 
     weighted: dict[int, tuple[int, float, str]] = {}  # a sum's node → (its scaled term, the scale, what is scaled)
     for node in nodes:
@@ -237,21 +237,20 @@ def _size_reference(resize: Any, producer: dict[str, Any]) -> str | None:
             raise Unsupported(f"a resize to sizes computed with ONNX {node.op_type}")
     others = measured - {resize.input[0]}
     if len(others) != 1:
-        raise Unsupported("a resize to sizes taken from several blobs")
+        raise Unsupported("a resize to sizes not taken from one other blob")
     return others.pop()
 
 
-def _computes_a_shape(node: Any, producer: dict[str, Any], nodes: list[Any]) -> bool:
-    """Whether ``node`` only computes sizes for a ``Resize`` (its outputs read by shape operations and as a
-    resize's ``sizes``): ncnn's Interp takes the size from the reference blob itself."""
+def _computes_a_shape(node: Any, readers: dict[str, list[Any]]) -> bool:
+    """Whether ``node`` only computes sizes for a ``Resize`` (its outputs read by such nodes and as a resize's
+    ``sizes``): ncnn's Interp takes the size from the reference blob itself."""
     if node.op_type not in SHAPE_OPERATIONS:
         return False
-    outputs = set(node.output)
-    readers = [reader for reader in nodes if outputs & set(reader.input)]
-    return bool(readers) and all(
-        (reader.op_type == "Resize" and set(reader.input[:3]).isdisjoint(outputs))
-        or (reader.op_type in SHAPE_OPERATIONS and _computes_a_shape(reader, producer, nodes))
-        for reader in readers
+    consumers = [reader for output in node.output for reader in readers.get(output, [])]
+    return bool(consumers) and all(
+        (reader.op_type == "Resize" and set(reader.input[:3]).isdisjoint(node.output))
+        or _computes_a_shape(reader, readers)
+        for reader in consumers
     )
 
 
