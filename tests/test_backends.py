@@ -32,6 +32,7 @@ from optik.registry.backends import (
     use_nnpack,
 )
 from optik.registry.loading import load
+from optik.registry.ncnn_backend import NcnnRunner
 from optik.tasks import create_task
 from optik.tasks.settings import ClassifySettings, DetectSettings, EnhanceSettings, SegmentSettings, StyleSettings
 from tests.helpers import psnr
@@ -127,6 +128,39 @@ def test_ncnn_cuts_out_as_eager(sample, tmp_path, monkeypatch):
     for a, b in zip(eager, ours, strict=True):
         assert np.abs(a.mask.astype(int) - b.mask).max() <= 1
         assert abs(a.foreground - b.foreground) < 1e-3
+
+
+class TinyUNet(nn.Module):
+    """Plumbing for the ncnn writer (random weights): the input's scaling, ceil-mode pooling down to one pixel,
+    bilinear resizing back to a skip's size, a sum and a sigmoid."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = nn.Conv2d(3, 8, 3, padding=1)
+        self.pool = nn.MaxPool2d(2, stride=2, ceil_mode=True)
+        self.middle = nn.Conv2d(8, 8, 3, padding=1)
+        self.out = nn.Conv2d(8, 1, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skip = torch.relu(self.down((x - 0.5) / 0.25))
+        deep = self.pool(self.pool(self.pool(self.pool(skip))))
+        deep = torch.relu(self.middle(deep))
+        up = nn.functional.interpolate(deep, size=skip.shape[2:], mode="bilinear", align_corners=False)
+        return torch.sigmoid(self.out(up + skip))
+
+
+def test_ncnn_pools_and_resizes_as_pytorch_on_odd_and_one_pixel_sizes(tmp_path, monkeypatch):
+    """One graph for every size: 33×47 pools to 17×24 … 3×3, and 5×3 to 3×2, 2×1, 1×1, 1×1 (where ncnn's own
+    ceil mode would make two pixels of one)."""
+    monkeypatch.setenv("OPTIK_HOME", str(tmp_path))
+    torch.manual_seed(0)
+    module = TinyUNet().eval()
+    runner = NcnnRunner(module, "tiny-unet", "0" * 64, module)
+    with torch.inference_mode():
+        for height, width in ((70, 90), (33, 47), (5, 3)):  # the first call writes the graph
+            x = torch.rand(1, 3, height, width)
+            torch.testing.assert_close(runner(x), module(x), rtol=1e-4, atol=1e-5)
+    assert runner.name == NCNN
 
 
 def test_ncnn_falls_back_to_eager_where_it_cannot_translate(isolated_home, caplog):
