@@ -371,6 +371,23 @@ def test_gpu_bench_runs(device):
     assert "| realesr-animevideov3 |" in run.stdout and "decode_jpeg" in run.stdout
 
 
+def test_backends_bench_runs(tmp_path):
+    """bench/backends.py's quick run: ncnn timed where it runs the model (Real-ESRGAN), left out (–) where it falls
+    back to PyTorch (Selfie's depthwise convolutions) instead of showing eager times under its name."""
+    run = subprocess.run(
+        [sys.executable, str(BENCH / "backends.py"), "--quick", "--threads", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OPTIK_HOME": str(tmp_path)},
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    table = [[cell.strip() for cell in line.split("|")] for line in run.stdout.splitlines() if line.startswith("| ")]
+    ncnn = table[0].index("ncnn ms")
+    rows = {row[1]: row for row in table}
+    assert rows["realesr-animevideov3"][ncnn].isdigit() and rows["selfie"][ncnn] == "–"
+
+
 @pytest.mark.parametrize(
     ("preset", "imports", "expected"),
     [(None, "optik", "PASSIVE"), ("ACTIVE", "optik", "ACTIVE"), (None, "torch, optik", "None")],
