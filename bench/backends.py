@@ -310,7 +310,9 @@ def runner(case: Case, backend: str, inputs: tuple) -> Callable[[], Any] | None:
     if not case.call:
         if backend == NCNN:
             loaded(*inputs)  # writes the graph, or falls back to eager where ncnn cannot run the model
-        return partial(loaded, *inputs) if loaded.backend == backend else None
+            if loaded.backend != NCNN:
+                return None
+        return partial(loaded, *inputs)
     target: Any = loaded
     for attribute in case.call.split("."):
         target = getattr(target, attribute)

@@ -146,7 +146,7 @@ def run_options(command: Callable | None = None, *, batches: bool = True) -> Cal
                 default="auto",
                 show_default=True,
                 help="How the network runs: the fastest measured for the model (auto), PyTorch, ONNX Runtime, or "
-                "ncnn (one-image networks: Real-ESRGAN).",
+                "ncnn (one-image networks: Real-ESRGAN, ISNet).",
             ),
             click.option(
                 "--batch-size",

@@ -53,6 +53,11 @@ def _attributes(node: Any) -> dict[str, Any]:
     return {attribute.name: onnx.helper.get_attribute_value(attribute) for attribute in node.attribute}
 
 
+def _relu_slope(node: Any) -> float:
+    """The negative slope of an ONNX Relu (0) or LeakyRelu."""
+    return _attributes(node).get("alpha", 0.01) if node.op_type == "LeakyRelu" else 0.0
+
+
 def ncnn_graph(model: Any) -> tuple[str, bytes]:
     """An ONNX model of one image input and one output (convolutions, ReLU / leaky ReLU / PReLU / sigmoid,
     concatenation, sums, arithmetic with a constant, max pooling, nearest resizing by constant scales, bilinear
@@ -127,7 +132,7 @@ def ncnn_graph(model: Any) -> tuple[str, bytes]:
             )
             activation = only_reader(output)
             if activation is not None and activation.op_type in ("Relu", "LeakyRelu"):
-                slope = _attributes(activation).get("alpha", 0.01) if activation.op_type == "LeakyRelu" else 0.0
+                slope = _relu_slope(activation)
                 parameters += " 9=1" if slope == 0.0 else f" 9=2 -23310=1,{slope:e}"
                 fused.add(id(activation))
                 renamed[activation.output[0]] = output
@@ -136,8 +141,7 @@ def ncnn_graph(model: Any) -> tuple[str, bytes]:
                 weights += bias.tobytes()
             layers.append(("Convolution", inputs[:1], [output], parameters))
         elif kind in ("Relu", "LeakyRelu"):
-            slope = attributes.get("alpha", 0.01) if kind == "LeakyRelu" else 0.0
-            layers.append(("ReLU", inputs, [output], f"0={slope:e}"))
+            layers.append(("ReLU", inputs, [output], f"0={_relu_slope(node):e}"))
         elif kind == "PRelu":
             slope = constants[node.input[1]].astype(np.float32).ravel()
             weights += slope.tobytes()
@@ -165,6 +169,17 @@ def ncnn_graph(model: Any) -> tuple[str, bytes]:
                 raise Unsupported("resizing to another blob's size other than bilinear without aligned corners")
             like = reference[id(node)]
             layers.append(("Interp", [inputs[0], renamed.get(like, like)], [output], "0=2 5=1 6=0"))
+        elif kind == "Resize":
+            scales = constants.get(node.input[2]) if len(node.input) > 2 else None
+            if (
+                attributes.get("mode") != b"nearest"
+                or scales is None
+                or scales.size != 4
+                or tuple(scales[:2]) != (1, 1)
+                or attributes.get("coordinate_transformation_mode") != b"asymmetric"
+            ):
+                raise Unsupported("resizing other than nearest by constant scales")
+            layers.append(("Interp", inputs[:1], [output], f"0=1 1={scales[2]:e} 2={scales[3]:e}"))
         elif kind == "MaxPool":
             (kernel_h, kernel_w), (stride_h, stride_w) = attributes["kernel_shape"], attributes.get("strides", [1, 1])
             pad = attributes.get("pads", [0])[0]
@@ -179,18 +194,6 @@ def ncnn_graph(model: Any) -> tuple[str, bytes]:
             layers.append(("Pooling", inputs, [output], parameters))
         elif kind == "Sigmoid":
             layers.append(("Sigmoid", inputs, [output], ""))
-        elif kind == "Resize":
-            resize = attributes
-            scales = constants.get(node.input[2]) if len(node.input) > 2 else None
-            if (
-                resize.get("mode") != b"nearest"
-                or scales is None
-                or scales.size != 4
-                or tuple(scales[:2]) != (1, 1)
-                or resize.get("coordinate_transformation_mode") != b"asymmetric"
-            ):
-                raise Unsupported("resizing other than nearest by constant scales")
-            layers.append(("Interp", inputs[:1], [output], f"0=1 1={scales[2]:e} 2={scales[3]:e}"))
         elif kind == "DepthToSpace" and attributes.get("mode") == b"CRD":
             layers.append(("PixelShuffle", inputs, [output], f"0={attributes['blocksize']}"))
         else:
